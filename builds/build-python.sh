@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Build one CPython runtime inside a stack's build image.
+#
+# The harness runs this in a container with no network and no credentials. Inputs (all read-only):
+#   SOURCE_TARBALL   the checksum-verified upstream tarball, mounted from the host's cache
+#   PYTHON_VERSION   X.Y.Z, from the formula
+#   BUILD_PROFILE    "release" (PGO + LTO: what gets deployed) or "quick" (neither: for validation)
+#   MAKE_JOBS        parallel jobs; the harness sizes it so workers x jobs <= cores
+#   CONFIGURE_EXTRA  extra configure arguments from the formula, one per line
+# Output: the installed, pruned tree in $PREFIX, a bind mount of a host folder.
+#
+# Lines starting with "::phase::" tell the harness which phase is running.
+set -euo pipefail
+
+: "${SOURCE_TARBALL:?}" "${PYTHON_VERSION:?}" "${BUILD_PROFILE:?}" "${MAKE_JOBS:=1}"
+PREFIX=${PREFIX:-/build/python}
+# A fixed path: it ends up in debug info and __file__ of build-time objects; a random one would
+# make two builds of the same inputs differ.
+SRC_DIR=/tmp/python-src
+mkdir -p "$SRC_DIR"
+PYTHON_MINOR=${PYTHON_VERSION%.*}
+
+phase() { echo "::phase:: $1"; }
+
+phase extract
+tar --extract --file "$SOURCE_TARBALL" --strip-components=1 --directory "$SRC_DIR"
+cd "$SRC_DIR"
+
+phase configure
+CONFIGURE_ARGS=(
+    "--prefix=$PREFIX"
+    # Name the target triple instead of guessing it from the host CPU (as Heroku and
+    # docker-library/python do), so the result does not depend on the machine it was built on.
+    "--build=$(dpkg-architecture --query DEB_BUILD_GNU_TYPE)"
+    # A typo in an option must fail the build, not be ignored.
+    "--enable-option-checking=fatal"
+    # libpython3.X.so: needed by embedders (PyO3, pycall) and smaller than a static binary plus
+    # static library. The rpath below keeps the binary finding it wherever the archive lands.
+    "--enable-shared"
+    "--without-static-libpython"
+    # sqlite3.Connection.enable_load_extension(), which apps using SpatiaLite or sqlite-vec need.
+    "--enable-loadable-sqlite-extensions"
+    # pyexpat against the stack's libexpat, which receives the stack's security updates,
+    # rather than CPython's vendored copy.
+    "--with-system-expat"
+    # pip is installed per app (python -m ensurepip / venv); the bundled wheel stays in the tree.
+    "--with-ensurepip=no"
+    # The test suite is deleted after install anyway; not building it saves time and space.
+    # Fixed to work together with PGO in 3.11 (python/cpython#29315).
+    "--disable-test-modules"
+)
+if [ "$BUILD_PROFILE" = release ]; then
+    CONFIGURE_ARGS+=("--enable-optimizations" "--with-lto")
+fi
+if [ -n "${CONFIGURE_EXTRA:-}" ]; then
+    mapfile -t extra <<<"$CONFIGURE_EXTRA"
+    CONFIGURE_ARGS+=("${extra[@]}")
+fi
+
+# $ORIGIN-relative rpath: bin/python3 finds lib/libpython3.X.so next to itself wherever the
+# archive is extracted, without LD_LIBRARY_PATH. LDFLAGS_NODIST keeps it out of sysconfig, so
+# extensions that pip builds later do not inherit it. "\$$" survives make and then the shell.
+export LDFLAGS_NODIST='-Wl,-rpath,\$$ORIGIN/../lib'
+# The distribution's hardening flags (docker-library/python#810, Heroku does the same).
+export CFLAGS="$(dpkg-buildflags --get CFLAGS)"
+export LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
+# Modules left out on purpose, marked "n/a" so configure does not report them as missing:
+#   _tkinter needs Tcl/Tk and X11, which server run images do not have.
+#   nis needs libnsl, which run images do not have; deprecated in 3.11, removed in 3.13 (PEP 594).
+export py_cv_module__tkinter=n/a py_cv_module_nis=n/a
+
+./configure "${CONFIGURE_ARGS[@]}"
+
+phase compile
+make -j "$MAKE_JOBS"
+
+phase install
+make install
+
+phase prune
+# Tests, idle tests and static libraries are not needed at run time (docker-library/python
+# deletes the same). With --disable-test-modules most are gone already.
+find "$PREFIX" -depth -type d \( -name test -o -name tests -o -name idle_test \) -exec rm -rf {} +
+find "$PREFIX" -type f -name '*.a' -delete
+# Scripts whose shebang names the build prefix would break once the archive is moved.
+# python3-config is a shell script that finds its prefix at run time, so it stays.
+for script in "$PREFIX"/bin/*; do
+    if [ -f "$script" ] && [ ! -L "$script" ] && head -c 2 "$script" | grep -q '#!' \
+        && head -n 1 "$script" | grep -qF "$PREFIX"; then
+        echo "removing $script: its shebang holds the build prefix"
+        rm -f "$script"
+    fi
+done
+# ...and the version-less links (2to3, idle3, pydoc3) that pointed at them.
+find "$PREFIX/bin" -xtype l -print -delete
+# Debug symbols: most of the tree's bytes, no use at run time.
+strip --strip-unneeded "$PREFIX"/bin/python"$PYTHON_MINOR" "$PREFIX"/lib/libpython*.so* \
+    "$PREFIX"/lib/python"$PYTHON_MINOR"/lib-dynload/*.so
+# `python`, like venvs and the official images; relative, so the tree stays relocatable.
+ln -sfn python3 "$PREFIX/bin/python"
+
+phase bytecode
+# make install writes timestamp-checked .pyc at three optimisation levels. The archive's mtimes
+# are normalised, which would make every timestamp .pyc stale; unchecked-hash .pyc stay valid
+# and skip the source stat at import (PEP 552). One level: -O / -OO are rare on servers.
+find "$PREFIX" -type f -name '*.pyc' -delete
+"$PREFIX/bin/python3" -m compileall -q -f --invalidation-mode unchecked-hash --workers "$MAKE_JOBS" \
+    "$PREFIX/lib/python$PYTHON_MINOR" >/dev/null
+
+phase done

@@ -1,0 +1,180 @@
+"""The harness's pytest layer: options, the runtime x stack matrix, shared fixtures, the summary.
+
+The pipeline itself lives in harness/ (one module per concern); test_runtimes.py runs one pair.
+"""
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import engine, publish, s3server, settings
+from harness.build import make_jobs
+from harness.case import Case, RunContext
+from harness.errors import PairError, UsageError
+from harness.formulas import load_formulas
+from harness.progress import Progress
+from harness.report import Summary
+from harness.selection import parse_names
+from harness.stacks import load_stacks
+
+ROOT = Path(__file__).resolve().parent
+PROFILES = ("release", "quick")
+DRY_RUN_BUCKET = "pyruntimes-dry-run"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("pyruntimes", "building Python runtimes")
+    group.addoption("--runtimes", action="append", metavar="NAMES",
+                    help="runtimes to build, space- or comma-separated (default: every formula)")
+    group.addoption("--stacks", action="append", metavar="NAMES",
+                    help="stacks to build on, space- or comma-separated (default: every stack)")
+    group.addoption("--profile", default="release", choices=PROFILES,
+                    help="release: PGO + LTO, what gets deployed (default); quick: neither, for validation")
+    group.addoption("--rebuild", action="store_true", help="build even when an archive with the same inputs exists")
+    group.addoption("--deploy", action="store_true", help="upload to the real bucket (default: the embedded S3)")
+    group.addoption("--overwrite", action="store_true", help="replace archives already published")
+    group.addoption("--env-file", metavar="PATH", help="S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format")
+    group.addoption("--s3-bucket", metavar="NAME", help="bucket (default: $S3_BUCKET)")
+    group.addoption("--s3-prefix", metavar="PREFIX", help="key prefix (default: $S3_PREFIX, else none)")
+    group.addoption("--source-mirror", action="append", default=[], metavar="URL",
+                    help="mirror laid out like python.org/ftp/python (also $PYRUNTIMES_SOURCE_MIRRORS)")
+    group.addoption("--out-dir", default=str(ROOT / "out"), metavar="DIR",
+                    help="where archives, logs and work folders go (default: ./out)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "pair: one runtime x stack build (set by the harness)")
+    try:
+        _configure(config)
+    except UsageError as exc:
+        # One line, exit status 2, before any work.
+        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.flush()
+        os._exit(2)
+
+
+def _configure(config):
+    opt = config.option
+    formulas = load_formulas(ROOT / "builds" / "runtimes")
+    stacks = load_stacks(ROOT / "stacks")
+    runtimes = parse_names(opt.runtimes, list(formulas), "runtime", "--runtimes")
+    stack_names = parse_names(opt.stacks, list(stacks), "stack", "--stacks")
+    if opt.deploy and opt.profile != "release":
+        raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
+                         "use --profile release (the default) with --deploy")
+    env_file = settings.read_env_file(opt.env_file) if opt.env_file else {}
+    target = _target(config, env_file)
+    config.stash[MATRIX] = [(formulas[r], stacks[s]) for r in runtimes for s in stack_names]
+    config.stash[TARGET] = target
+    config.pluginmanager.register(Summary(dry_run=target.dry_run), "pyruntimes-summary")
+    if _is_worker(config) or not _matrix_requested(config):
+        return
+    if not config.option.collectonly:
+        engine.connect()  # an engine that does not answer stops the run here, with one line
+        if target.dry_run:
+            server, endpoint = s3server.start()
+            config.stash[S3_SERVER] = server
+            os.environ[s3server.ENDPOINT_ENV] = endpoint  # xdist workers inherit it
+        os.environ.setdefault("PYRUNTIMES_RUN_ID", uuid.uuid4().hex[:12])
+
+
+def _target(config, env_file):
+    opt = config.option
+    bucket_source = "--s3-bucket" if opt.s3_bucket else ("S3_BUCKET in " + opt.env_file if "S3_BUCKET" in env_file
+                                                          else "S3_BUCKET")
+    bucket = opt.s3_bucket or env_file.get("S3_BUCKET") or os.environ.get("S3_BUCKET", "")
+    prefix = opt.s3_prefix if opt.s3_prefix is not None else env_file.get("S3_PREFIX", os.environ.get("S3_PREFIX", ""))
+    if not opt.deploy:
+        if bucket:
+            settings.check_bucket(bucket, bucket_source)
+        return publish.Target(bucket=bucket or DRY_RUN_BUCKET, prefix=publish.normalise_prefix(prefix),
+                              endpoint=os.environ.get(s3server.ENDPOINT_ENV), dry_run=True)
+    if not bucket:
+        raise UsageError("--deploy needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
+    settings.check_bucket(bucket, bucket_source)
+    credentials = {k: v for k, v in env_file.items() if k in settings.AWS_KEYS and v}
+    session = publish.session_for(credentials)
+    if session.get_credentials() is None:
+        raise UsageError("--deploy found no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                         "AWS_PROFILE (environment or --env-file), or run where an instance role applies")
+    return publish.Target(bucket=bucket, prefix=publish.normalise_prefix(prefix),
+                          endpoint=credentials.get("AWS_ENDPOINT_URL_S3"), dry_run=False, credentials=credentials)
+
+
+def _is_worker(config):
+    return hasattr(config, "workerinput")
+
+
+def _matrix_requested(config):
+    return any(Path(arg.split("::")[0]).name == "test_runtimes.py" or Path(arg).resolve() == ROOT
+               for arg in config.args)
+
+
+def pytest_unconfigure(config):
+    server = config.stash.get(S3_SERVER, None)
+    if server is not None:
+        server.stop()
+
+
+MATRIX = pytest.StashKey[list]()
+TARGET = pytest.StashKey[object]()
+S3_SERVER = pytest.StashKey[object]()
+
+
+def pytest_generate_tests(metafunc):
+    if "pair" not in metafunc.fixturenames:
+        return
+    params = []
+    for formula, stack in metafunc.config.stash[MATRIX]:
+        marks = [pytest.mark.pair]
+        if formula.stacks and stack.name not in formula.stacks:
+            marks.append(pytest.mark.skip(reason=f"{formula.name} does not support {stack.name} "
+                                                 f"(its formula lists {', '.join(formula.stacks)})"))
+        params.append(pytest.param((formula, stack), id=f"{formula.name}-{stack.name}", marks=marks))
+    metafunc.parametrize("pair", params)
+
+
+@pytest.fixture(scope="session")
+def run_context(pytestconfig):
+    opt = pytestconfig.option
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    mirrors = tuple(opt.source_mirror) + tuple(
+        m for m in os.environ.get("PYRUNTIMES_SOURCE_MIRRORS", "").split() if m)
+    target = pytestconfig.stash[TARGET]
+    if target.dry_run:
+        target.endpoint = os.environ[s3server.ENDPOINT_ENV]
+        publish.ensure_bucket(publish.s3_client(target), target.bucket)
+    return RunContext(
+        root=ROOT,
+        out_dir=Path(opt.out_dir).resolve(),
+        cache_dir=Path(os.environ.get("PYRUNTIMES_CACHE", Path.home() / ".cache" / "pyruntimes")),
+        profile=opt.profile,
+        rebuild=opt.rebuild,
+        mirrors=mirrors,
+        jobs=make_jobs(workers),
+        run_id=os.environ.get("PYRUNTIMES_RUN_ID", "local"),
+        docker=engine.connect(),
+        target=target,
+        overwrite=opt.overwrite,
+        progress=Progress(pytestconfig),
+    )
+
+
+@pytest.fixture
+def case(pair, run_context, record_property):
+    formula, stack = pair
+    record_property("pair", f"{formula.name}-{stack.name}")
+    return Case(formula=formula, stack=stack, ctx=run_context, record_property=record_property)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # A PairError is a known, explained failure: one line (plus the log tail), no traceback.
+    try:
+        return (yield)
+    except PairError as exc:
+        pytest.fail(str(exc), pytrace=False)
+

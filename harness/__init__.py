@@ -1,0 +1,5 @@
+"""The library behind conftest.py: one module per concern of the pipeline.
+
+fetch source (sources, debian_archive) -> build in container (engine, images, build)
+-> package (archive) -> verify in run image (verify) -> publish (publish, s3server).
+"""

@@ -1,0 +1,92 @@
+"""Deterministic packaging: the same tree gives the same archive bytes, wherever and whenever.
+
+Entries are sorted, paths are relative ("bin/python3"), owners are root, mtimes are one fixed
+value, and setuid/setgid bits are dropped. Compression is zstd (smaller and much faster to
+unpack than gzip). Extraction goes through tarfile's "data" filter: no absolute paths, no "..",
+no links that leave the tree.
+"""
+
+import hashlib
+import json
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import zstandard
+
+FIXED_MTIME = 946684800  # 2000-01-01: a fixed value so mtimes never change the archive's bytes
+ZSTD_LEVELS = {"release": 19, "quick": 10}
+
+
+def pack(tree: Path, archive: Path, level: int) -> str:
+    """Write tree's contents to archive (via a temporary file); return its sha256."""
+    partial = archive.with_name(archive.name + ".partial")
+    compressor = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
+    try:
+        with open(partial, "wb") as raw, compressor.stream_writer(raw, closefd=False) as zstream, \
+                tarfile.open(fileobj=zstream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for path in _sorted_walk(tree):
+                info = tar.gettarinfo(str(path), arcname=path.relative_to(tree).as_posix())
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mtime = FIXED_MTIME
+                info.mode &= ~(stat.S_ISUID | stat.S_ISGID)
+                info.pax_headers = {}
+                if info.isfile():
+                    with open(path, "rb") as handle:
+                        tar.addfile(info, handle)
+                else:
+                    tar.addfile(info)
+        os.replace(partial, archive)
+    finally:
+        partial.unlink(missing_ok=True)
+    return file_sha256(archive)
+
+
+def _sorted_walk(tree: Path):
+    for root, dirs, files in os.walk(tree):
+        dirs.sort()
+        root_path = Path(root)
+        if root_path != tree:
+            yield root_path
+        for name in sorted(files):
+            yield root_path / name
+        # symlinks to directories appear in dirs but are not descended into: emit them as links
+        for name in list(dirs):
+            if (root_path / name).is_symlink():
+                dirs.remove(name)
+                yield root_path / name
+
+
+def members(archive: Path):
+    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zstream, \
+            tarfile.open(fileobj=zstream, mode="r|") as tar:
+        return [member for member in tar]
+
+
+def extract(archive: Path, dest: Path):
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zstream, \
+            tarfile.open(fileobj=zstream, mode="r|") as tar:
+        tar.extractall(dest, filter="data")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_sidecars(archive: Path, sha256: str, record: dict):
+    """archive.sha256 (sha256sum format) and archive.json (what went in), written atomically."""
+    _atomic_write(archive.with_name(archive.name + ".sha256"), f"{sha256}  {archive.name}\n")
+    _atomic_write(archive.with_name(archive.name + ".json"), json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def _atomic_write(path: Path, text: str):
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)

@@ -1,0 +1,228 @@
+"""One runtime x stack pair going through the pipeline; test_runtimes.py calls its steps in order.
+
+fetch_source -> build_and_package (or reuse) -> verify -> publish
+
+Each step reports progress, records what the summary table needs (via record_property, which
+xdist carries back to the controller) and raises PairError with one line when it cannot go on.
+"""
+
+import hashlib
+import json
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zstandard
+
+from . import archive as archive_mod
+from . import build, images, publish, sources, verify
+from .errors import PairError
+
+ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree
+
+
+@dataclass
+class RunContext:
+    """What every pair of one run shares (built by conftest from the options)."""
+    root: Path
+    out_dir: Path
+    cache_dir: Path
+    profile: str
+    rebuild: bool
+    mirrors: tuple
+    jobs: int
+    run_id: str
+    docker: object
+    target: publish.Target
+    overwrite: bool
+    progress: object
+
+
+@dataclass
+class Case:
+    formula: object
+    stack: object
+    ctx: RunContext
+    record_property: object
+    arch: str = "amd64"
+    build_image: object = None
+    run_image: object = None
+    record: dict = field(default_factory=dict)
+
+    @property
+    def pair(self):
+        return f"{self.formula.name}-{self.stack.name}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.ctx.out_dir / "logs" / f"{self.pair}.log"
+
+    def say(self, message):
+        self.ctx.progress(self.pair, message)
+
+    def note(self, name, value):
+        self.record_property(name, value)
+
+    # -- 1. fetch --------------------------------------------------------------------------------
+    def fetch_source(self) -> Path:
+        self.say("fetching source")
+        started = time.monotonic()
+        path = sources.fetch_source(self.formula, self.ctx.cache_dir, self.ctx.mirrors,
+                                    log=lambda message: self.say(message))
+        self.note("time_fetch", round(time.monotonic() - started, 1))
+        return path
+
+    # -- 2. build + package -----------------------------------------------------------------------
+    def prepare_images(self):
+        self.say("preparing stack images")
+        started = time.monotonic()
+        self.build_image, self.run_image = images.ensure_stack_images(
+            self.ctx.docker, self.stack, self.ctx.cache_dir / "locks", log=lambda message: self.say(message))
+        self.note("time_images", round(time.monotonic() - started, 1))
+
+    def cache_key(self) -> str:
+        """Every input that can change the archive's bytes."""
+        inputs = {
+            "formula": self.formula.file_hash,
+            "build_script": archive_mod.file_sha256(build.BUILD_SCRIPT),
+            "build_image": self.build_image.id,
+            "profile": self.ctx.profile,
+            "archive_format": ARCHIVE_FORMAT,
+            "zstd_level": archive_mod.ZSTD_LEVELS[self.ctx.profile],
+        }
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+    def archive_path(self, key) -> Path:
+        return (self.ctx.out_dir / "archives" / self.stack.name / self.arch
+                / f"{self.formula.name}-{self.ctx.profile}-{key[:16]}.tar.zst")
+
+    def build_and_package(self, source: Path) -> tuple[Path, str]:
+        self.prepare_images()
+        key = self.cache_key()
+        archive = self.archive_path(key)
+        reused = self._reusable(archive)
+        if reused:
+            self.say(f"reusing {archive.name} (same inputs, sha256 verified)")
+            self.note("reused", True)
+            self.record = json.loads(archive.with_name(archive.name + ".json").read_text())
+            self._note_archive(archive, reused)
+            return archive, reused
+        self.note("reused", False)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        staging = archive.parent / f".staging-{self.pair}-{key[:16]}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.say(f"building ({self.ctx.profile} profile, make -j{self.ctx.jobs}); log: {self.log_path}")
+            started = time.monotonic()
+            with open(self.log_path, "w") as log:
+                result = build.run_build(
+                    self.ctx.docker, self.build_image, self.formula, source, self.ctx.profile, self.ctx.jobs,
+                    staging, log, on_phase=lambda phase: self.say(f"build: {phase}"),
+                    run_id=self.ctx.run_id, pair=self.pair)
+            build_seconds = round(time.monotonic() - started, 1)
+            self.say("packaging")
+            started = time.monotonic()
+            sha256 = archive_mod.pack(staging, archive, archive_mod.ZSTD_LEVELS[self.ctx.profile])
+            pack_seconds = round(time.monotonic() - started, 1)
+        except PairError as exc:
+            raise PairError(f"{exc}\n{_tail(self.log_path)}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.record = {
+            "runtime": self.formula.name,
+            "python_version": self.formula.version,
+            "stack": self.stack.name,
+            "arch": self.arch,
+            "profile": self.ctx.profile,
+            "cache_key": key,
+            "archive_sha256": sha256,
+            "archive_size": archive.stat().st_size,
+            "source": {"url": self.formula.url, "sha256": self.formula.sha256},
+            "formula_sha256": self.formula.file_hash,
+            "configure_args": list(self.formula.configure_args),
+            "build_script_sha256": archive_mod.file_sha256(build.BUILD_SCRIPT),
+            "images": {"build": self.build_image.id, "run": self.run_image.id},
+            "stack_inputs_sha256": self.stack.inputs_hash,
+            "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
+            "build_seconds": build_seconds,
+            "tools": {
+                "docker_engine": self.ctx.docker.version().get("Version", "?"),
+                "zstandard": zstandard.__version__,
+                "host_python": platform.python_version(),
+            },
+        }
+        archive_mod.write_sidecars(archive, sha256, self.record)
+        self.note("time_build", build_seconds)
+        self.note("phases", ", ".join(f"{name} {secs:.0f}s" for name, secs in self.record["phase_seconds"].items()))
+        self._note_archive(archive, sha256)
+        return archive, sha256
+
+    def _note_archive(self, archive: Path, sha256: str):
+        self.note("archive", str(archive))
+        self.note("size", archive.stat().st_size)
+        self.note("sha256", sha256)
+        self.note("log", str(self.log_path))
+
+    def _reusable(self, archive: Path) -> str | None:
+        if self.ctx.rebuild or not archive.exists():
+            return None
+        recorded = archive.with_name(archive.name + ".sha256")
+        meta = archive.with_name(archive.name + ".json")
+        if not recorded.exists() or not meta.exists():
+            return None
+        expected = recorded.read_text().split()[0]
+        if archive_mod.file_sha256(archive) != expected:
+            self.say(f"{archive.name} does not match its recorded sha256; rebuilding")
+            archive.unlink()
+            return None
+        return expected
+
+    # -- 3. verify --------------------------------------------------------------------------------
+    def verify(self, archive: Path):
+        self.say("verifying in the run image")
+        started = time.monotonic()
+        checks = verify.hygiene_checks(archive)
+        checks.append(verify.build_log_check(self.log_path))
+        work = self.ctx.out_dir / "work" / self.pair
+        try:
+            runtime, libraries = verify.runtime_checks(self.ctx.docker, self.run_image, archive, self.formula.version,
+                                                       self.ctx.run_id, self.pair, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        checks += runtime
+        self.record["verification"] = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
+        self.record["shared_libraries"] = dict(sorted(libraries.items()))
+        self.note("time_verify", round(time.monotonic() - started, 1))
+        failed = [c.name for c in checks if not c.ok]
+        self.note("checks", f"{len(checks) - len(failed)}/{len(checks)}")
+        return checks
+
+    # -- 4. publish -------------------------------------------------------------------------------
+    def publish(self, archive: Path, sha256: str):
+        target = self.ctx.target
+        keys = publish.keys_for(target, self.stack.name, self.arch, self.formula.name)
+        self.say(f"publishing to {target.url(keys['archive'])}" + (" (dry run: embedded S3)" if target.dry_run else ""))
+        client = publish.s3_client(target)
+        outcome = publish.publish(client, target, keys, archive, sha256, self.record, overwrite=self.ctx.overwrite)
+        if outcome.startswith("published"):
+            publish.update_manifest(client, target, self.stack.name, self.formula.name, {
+                "version": self.formula.version, "key": keys["archive"], "sha256": sha256,
+                "size": archive.stat().st_size, "build_seconds": self.record.get("build_seconds"),
+                "formula_sha256": self.formula.file_hash, "arch": self.arch,
+            })
+        self.note("published", f"{outcome}: {target.url(keys['archive'])}")
+        self.say(outcome)
+        if outcome.startswith("already published with sha256"):
+            raise PairError(f"{target.url(keys['archive'])} {outcome}")
+        return outcome
+
+
+def _tail(path: Path, lines=25) -> str:
+    if not path.exists():
+        return ""
+    tail = path.read_text(errors="replace").splitlines()[-lines:]
+    return f"last {len(tail)} lines of {path}:\n" + "\n".join("    " + line for line in tail)

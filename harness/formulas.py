@@ -1,0 +1,73 @@
+"""Formulas: one TOML file per runtime under builds/runtimes/, validated on load."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datafile import Fields, file_sha256, read_toml
+from .errors import DataFileError
+
+VERSION_RE = re.compile(r"^3\.(\d+)\.(\d+)$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+NAME_PREFIX = "python-"
+
+
+@dataclass(frozen=True)
+class Formula:
+    name: str  # python-3.13.15: the file's stem, used in options, test ids and keys
+    version: str
+    url: str
+    sha256: str
+    configure_args: tuple = ()  # extra ./configure arguments for this version only
+    stacks: tuple = ()  # stacks this runtime supports; empty: all
+    path: Path = None
+    file_hash: str = ""  # sha256 of the formula file: part of every cache key
+
+    @property
+    def minor(self) -> str:
+        return self.version.rsplit(".", 1)[0]
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+def load_formula(path: Path) -> Formula:
+    fields = Fields(path, read_toml(path))
+    fields.reject_unknown({"version", "url", "sha256", "configure_args", "stacks"})
+    version = fields.get("version", str)
+    if not VERSION_RE.match(version):
+        raise fields.error("version", f"must look like 3.X.Y, not {version!r}")
+    if path.stem != NAME_PREFIX + version:
+        raise fields.error("version", f"is {version!r} but the file is named {path.name}: "
+                           f"rename it to {NAME_PREFIX}{version}.toml")
+    url = fields.get("url", str)
+    if not url.startswith(("https://", "http://")) or url.endswith("/"):
+        raise fields.error("url", f"must be an http(s) URL of the source tarball, not {url!r}")
+    sha256 = fields.get("sha256", str)
+    if not SHA256_RE.match(sha256):
+        raise fields.error("sha256", f"must be 64 lowercase hex characters, not {sha256!r} ({len(sha256)} characters)")
+    return Formula(
+        name=path.stem,
+        version=version,
+        url=url,
+        sha256=sha256,
+        configure_args=fields.strings("configure_args", required=False),
+        stacks=fields.strings("stacks", required=False),
+        path=path,
+        file_hash=file_sha256(path),
+    )
+
+
+def load_formulas(directory: Path) -> dict[str, Formula]:
+    formulas = {}
+    for path in sorted(directory.glob("*.toml")):
+        formula = load_formula(path)
+        formulas[formula.name] = formula
+    if not formulas:
+        raise DataFileError(directory, "(folder)", "holds no formula (*.toml)")
+    return dict(sorted(formulas.items(), key=lambda item: _version_key(item[1].version)))
+
+
+def _version_key(version):
+    return tuple(int(part) for part in version.split("."))

@@ -1,0 +1,73 @@
+"""The end-of-run table: one row per pair with its result, timings, size, sha256 and destination.
+
+Registered as a pytest plugin by conftest. It reads what each pair recorded with record_property,
+which xdist carries from the workers to the controller, so the table is the same with -n N.
+"""
+
+from pathlib import Path
+
+FAILED_SUBTEST_LIMIT = 8
+
+
+class Summary:
+    def __init__(self, dry_run: bool):
+        self.dry_run = dry_run
+        self.rows = {}  # nodeid -> row
+
+    def pytest_runtest_logreport(self, report):
+        if hasattr(report, "context") or "pair" not in report.keywords:
+            return  # a subtest's own report, or not a pair
+        props = dict(report.user_properties)
+        row = self.rows.setdefault(report.nodeid, {"pair": report.nodeid.rsplit("[", 1)[-1].rstrip("]"),
+                                                   "result": "", "props": {}})
+        row["props"].update(props)
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            row["result"] = "skipped: " + reason.removeprefix("Skipped: ")
+        elif report.failed:
+            row["result"] = "FAILED" + (f" ({report.when})" if report.when != "call" else "")
+        elif report.when == "call" and not row["result"]:
+            row["result"] = "passed"
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.rows:
+            return
+        tr = terminalreporter
+        tr.section("runtimes", sep="=")
+        header = ("pair", "result", "build", "verify", "checks", "size", "sha256")
+        lines = []
+        for row in self.rows.values():
+            p = row["props"]
+            build = "reused" if p.get("reused") else _seconds(p.get("time_build"))
+            size = f"{p['size'] / 1e6:.1f} MB" if "size" in p else "-"
+            lines.append((row["pair"], row["result"] or "?", build, _seconds(p.get("time_verify")),
+                          p.get("checks", "-"), size, p.get("sha256", "-")))
+        widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
+        for line in [header, *lines]:
+            tr.write_line("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+        for row in self.rows.values():
+            p = row["props"]
+            details = [("archive", p.get("archive")), ("log", p.get("log")), ("phases", p.get("phases")),
+                       ("S3", p.get("published"))]
+            shown = [f"    {label}: {value}" for label, value in details if value]
+            if shown:
+                tr.write_line(f"  {row['pair']}")
+                for line in shown:
+                    tr.write_line(line)
+        if self.dry_run:
+            tr.write_line("dry run: uploads went to the embedded S3; with --deploy they go to the keys above "
+                          "in the real bucket")
+
+
+def _seconds(value):
+    if value is None:
+        return "-"
+    value = float(value)
+    return f"{int(value // 60)}m{int(value % 60):02d}s" if value >= 60 else f"{value:.0f}s"
+
+
+def relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

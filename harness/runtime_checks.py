@@ -1,0 +1,271 @@
+"""Checks run by the runtime under test, inside the stack's run image (stdlib only, Python 3.8+).
+
+Usage: python3 runtime_checks.py EXPECTED_VERSION [TLS_DIR]
+Prints one JSON object per line: {"check": name, "ok": bool, "detail": str}. A check that raises
+is a failure with the exception as its detail; one check failing never stops the others.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import traceback
+
+EXPECTED_VERSION = sys.argv[1]
+TLS_DIR = sys.argv[2] if len(sys.argv) > 2 else ""
+PREFIX = sys.prefix
+MINOR = "%d.%d" % sys.version_info[:2]
+BIN = os.path.join(PREFIX, "bin")
+CHECKS = []
+
+
+def check(func):
+    CHECKS.append(func)
+    return func
+
+
+def run(*argv, **kwargs):
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                            timeout=kwargs.pop("timeout", 300), **kwargs)
+    if result.returncode != 0:
+        raise AssertionError("%s exited %d: %s" % (" ".join(argv), result.returncode, result.stdout.strip()[-400:]))
+    return result.stdout.strip()
+
+
+@check
+def versions():
+    seen = []
+    for name in ("python3", "python" + MINOR, "python"):
+        out = run(os.path.join(BIN, name), "--version")
+        if out != "Python " + EXPECTED_VERSION:
+            raise AssertionError("%s --version says %r, expected 'Python %s'" % (name, out, EXPECTED_VERSION))
+        seen.append(name)
+    return ", ".join(seen) + " report " + EXPECTED_VERSION
+
+
+@check
+def python_config():
+    return run(os.path.join(BIN, "python3-config"), "--includes")
+
+
+def expected_extension_modules():
+    """Every stdlib extension module this version's build system says it built.
+
+    3.11+ record each module's state in sysconfig (MODULE_<NAME>_STATE: yes, missing, disabled,
+    n/a); "missing" means a -dev package was absent at build time. Older versions: lib-dynload.
+    """
+    states = {key[len("MODULE_"):-len("_STATE")].lower(): value
+              for key, value in sysconfig.get_config_vars().items()
+              if key.startswith("MODULE_") and key.endswith("_STATE")}
+    if states:
+        return sorted(m for m, s in states.items() if s not in ("disabled", "n/a")), states
+    dynload = os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload")
+    return sorted(name.split(".")[0] for name in os.listdir(dynload) if name.endswith(".so")), {}
+
+
+@check
+def extension_modules():
+    import importlib
+    expected, states = expected_extension_modules()
+    missing = sorted(m for m, s in states.items() if s == "missing")
+    failed = []
+    for name in expected:
+        if name in missing:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - every failure is worth naming
+            failed.append("%s (%s)" % (name, exc))
+    problems = []
+    if missing:
+        problems.append("not built (missing at build time): " + ", ".join(missing))
+    if failed:
+        problems.append("do not import: " + ", ".join(failed))
+    if problems:
+        raise AssertionError("; ".join(problems))
+    return "%d modules import" % len(expected)
+
+
+@check
+def ssl_handshake():
+    import socket
+    import ssl
+    if not TLS_DIR:
+        raise AssertionError("no TLS material given")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(os.path.join(TLS_DIR, "server.pem"), os.path.join(TLS_DIR, "server.key"))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def serve():
+        conn, _ = listener.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(b"hello over tls")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client_ctx = ssl.create_default_context(cafile=os.path.join(TLS_DIR, "ca.pem"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            data = tls.recv(100)
+            version = tls.version()
+    thread.join(10)
+    if data != b"hello over tls":
+        raise AssertionError("unexpected payload %r" % data)
+    return "%s verified handshake; %s" % (version, ssl.OPENSSL_VERSION)
+
+
+@check
+def ssl_untrusted_refused():
+    import socket
+    import ssl
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(os.path.join(TLS_DIR, "server.pem"), os.path.join(TLS_DIR, "server.key"))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        try:
+            server_ctx.wrap_socket(conn, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    client_ctx = ssl.create_default_context()  # system CAs only: our test CA is not among them
+    with socket.create_connection(listener.getsockname(), timeout=10) as raw:
+        try:
+            client_ctx.wrap_socket(raw, server_hostname="localhost")
+        except ssl.SSLCertVerificationError as exc:
+            return "refused: " + exc.verify_message
+    raise AssertionError("a certificate from an untrusted CA was accepted")
+
+
+@check
+def sqlite3_roundtrip():
+    import sqlite3
+    db = sqlite3.connect(":memory:")
+    db.execute("create table t (k integer primary key, v text)")
+    db.executemany("insert into t (v) values (?)", [("a",), ("b",)])
+    rows = db.execute("select v from t order by k").fetchall()
+    if rows != [("a",), ("b",)]:
+        raise AssertionError("round trip gave %r" % rows)
+    if not hasattr(db, "enable_load_extension"):
+        raise AssertionError("enable_load_extension is missing (built without --enable-loadable-sqlite-extensions)")
+    return "sqlite %s, loadable extensions enabled" % sqlite3.sqlite_version
+
+
+@check
+def ctypes_call():
+    import ctypes
+    import ctypes.util
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if libc.abs(-7) != 7:
+        raise AssertionError("libc abs(-7) via ctypes did not give 7")
+    return "libc called through libffi"
+
+
+@check
+def compression_roundtrips():
+    import bz2
+    import lzma
+    import zlib
+    data = os.urandom(1000) * 50
+    done = []
+    for module in (zlib, bz2, lzma):
+        if module.decompress(module.compress(data)) != data:
+            raise AssertionError(module.__name__ + " round trip differs")
+        done.append(module.__name__)
+    try:
+        from compression import zstd  # 3.14+
+    except ImportError:
+        pass
+    else:
+        if zstd.decompress(zstd.compress(data)) != data:
+            raise AssertionError("zstd round trip differs")
+        done.append("zstd")
+    return ", ".join(done)
+
+
+@check
+def dbm_uuid_readline_curses():
+    import curses  # noqa: F401
+    import dbm.gnu
+    import dbm.ndbm
+    import readline  # noqa: F401
+    import uuid
+    path = os.path.join(tempfile.mkdtemp(), "db")
+    for module in (dbm.gnu, dbm.ndbm):
+        with module.open(path + module.__name__, "c") as db:
+            db[b"k"] = b"v"
+    uuid.uuid1()
+    return "dbm.gnu, dbm.ndbm, uuid, readline, curses"
+
+
+@check
+def relocation_symlink_and_copy():
+    link_dir = tempfile.mkdtemp()
+    link = os.path.join(link_dir, "python3")
+    os.symlink(os.path.join(BIN, "python3"), link)
+    out = run(link, "-c", "import sys, ssl; print(sys.prefix)")
+    if out != PREFIX:
+        raise AssertionError("through a symlink, sys.prefix is %r, expected %r" % (out, PREFIX))
+    elsewhere = os.path.join(tempfile.mkdtemp(), "moved")
+    shutil.copytree(PREFIX, elsewhere, symlinks=True)
+    out = run(os.path.join(elsewhere, "bin", "python3"), "-c", "import sys, ssl, sqlite3, ctypes; print(sys.prefix)")
+    if out != elsewhere:
+        raise AssertionError("copied to %s, sys.prefix is %r" % (elsewhere, out))
+    return "runs through a symlink and from a second path"
+
+
+@check
+def venv_with_pip():
+    venv = os.path.join(tempfile.mkdtemp(), "venv")
+    run(os.path.join(BIN, "python3"), "-m", "venv", venv)
+    pip = run(os.path.join(venv, "bin", "python"), "-m", "pip", "--version")
+    return pip.split(" from ")[0]
+
+
+@check
+def deep_recursion_in_thread():
+    # Python-level recursion and C-level recursion (repr of a deeply nested list) in a thread,
+    # whose stack is smaller than the main thread's: both must raise RecursionError. A runtime
+    # with too small a thread stack crashes here instead (SIGSEGV), which fails the check.
+    code = ("import threading\n"
+            "result = []\n"
+            "def f(n): return f(n + 1)\n"
+            "nested = []\n"
+            "for _ in range(200000): nested = [nested]\n"
+            "def target():\n"
+            "    for name, call in (('python', lambda: f(0)), ('C', lambda: repr(nested))):\n"
+            "        try: call()\n"
+            "        except RecursionError: result.append(name)\n"
+            "t = threading.Thread(target=target); t.start(); t.join()\n"
+            "print(' '.join(result))\n")
+    result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+    if result.returncode != 0 or result.stdout.split() != ["python", "C"]:
+        raise AssertionError("exit %d: %r" % (result.returncode, result.stdout.strip()[-300:]))
+    return "RecursionError in a thread, for Python and C recursion"
+
+
+def main():
+    for func in CHECKS:
+        try:
+            detail, ok = func(), True
+        except Exception as exc:  # noqa: BLE001
+            detail, ok = "%s: %s" % (type(exc).__name__, exc), False
+            if not str(exc):
+                detail += " " + traceback.format_exc(limit=2)
+        print(json.dumps({"check": func.__name__, "ok": ok, "detail": str(detail)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

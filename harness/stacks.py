@@ -1,0 +1,75 @@
+"""Stacks: one folder per stack under stacks/, holding stack.toml, validated on load."""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datafile import Fields, read_toml
+from .errors import DataFileError
+
+ARCHITECTURES = {"amd64", "arm64"}
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str  # the folder's name: debian-12, heroku-24
+    description: str
+    architectures: tuple
+    base_image: str  # pulled when a registry answers
+    debian_suite: str  # else bootstrapped from the host's Debian archive ("" = cannot be)
+    build_packages: tuple
+    run_packages: tuple
+    path: Path = None
+    inputs_hash: str = ""  # sha256 over every file in the stack's folder
+
+    def image_inputs(self, role: str) -> dict:
+        """What decides the bytes of the stack's build or run image."""
+        packages = self.build_packages if role == "build" else self.run_packages
+        return {"base": self.base_image, "suite": self.debian_suite, "role": role, "packages": list(packages)}
+
+
+def load_stack(directory: Path) -> Stack:
+    path = directory / "stack.toml"
+    fields = Fields(path, read_toml(path))
+    fields.reject_unknown({"description", "architectures", "base", "build", "run"})
+    architectures = fields.strings("architectures")
+    for arch in architectures:
+        if arch not in ARCHITECTURES:
+            raise fields.error("architectures", f"{arch!r} is not one of {', '.join(sorted(ARCHITECTURES))}")
+    base = fields.table_of("base")
+    base.reject_unknown({"image", "debian_suite"})
+    build, run = fields.table_of("build"), fields.table_of("run")
+    for table in (build, run):
+        table.reject_unknown({"packages"})
+        for package in table.strings("packages"):
+            if not PACKAGE_RE.match(package):
+                raise table.error("packages", f"{package!r} is not a Debian package name")
+    return Stack(
+        name=directory.name,
+        description=fields.get("description", str),
+        architectures=architectures,
+        base_image=base.get("image", str),
+        debian_suite=base.get("debian_suite", str, required=False, default=""),
+        build_packages=build.strings("packages"),
+        run_packages=run.strings("packages"),
+        path=directory,
+        inputs_hash=_folder_hash(directory),
+    )
+
+
+def load_stacks(directory: Path) -> dict[str, Stack]:
+    stacks = {}
+    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+        stacks[folder.name] = load_stack(folder)
+    if not stacks:
+        raise DataFileError(directory, "(folder)", "holds no stack folder")
+    return stacks
+
+
+def _folder_hash(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,195 @@
+"""Verification of a packaged runtime in its stack's RUN image, at a path other than it was built at.
+
+Three sources of checks, each reported under its own name:
+- the archive itself, read on the host (hygiene: paths, owners, modes, leftovers);
+- the build log (modules CPython's build reported as missing or failed);
+- the runtime, running in the run image: shared libraries resolved by ldd, then
+  harness/runtime_checks.py run by the runtime under test (versions, every extension module,
+  TLS, sqlite3, venv and pip, compression, relocation, recursion in threads).
+The containers have no network: the TLS check talks to a server on the container's loopback.
+"""
+
+import datetime
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+
+from . import archive as archive_mod
+from .build import PREFIX as BUILD_PREFIX
+from .engine import LABEL
+
+VERIFY_PREFIX = "/opt/verify/python"
+CHECKS_SCRIPT = Path(__file__).resolve().parent / "runtime_checks.py"
+LOG_FAILURE_PATTERNS = (
+    "Failed to build these modules",
+    "necessary bits to build these optional modules were not found",
+    "Following modules built successfully but were removed because they could not be imported",
+    "Could not build the ssl module",
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def hygiene_checks(archive: Path) -> list[Check]:
+    members = archive_mod.members(archive)
+    names = [m.name for m in members]
+    problems = {
+        "absolute or '..' paths": [n for n in names if n.startswith("/") or ".." in n.split("/")],
+        "test folders": [n for n in names if set(n.split("/")) & {"test", "tests", "idle_test"}],
+        "static libraries": [n for n in names if n.endswith(".a")],
+        "setuid/setgid bits": [m.name for m in members if m.mode & 0o6000],
+        "not owned by root": [m.name for m in members if (m.uid, m.gid) != (0, 0)],
+        "links leaving the tree": [m.name for m in members if m.issym() and _leaves_tree(m)],
+    }
+    checks = [Check("archive_" + re.sub(r"\W+", "_", what).strip("_"), not found,
+                    f"none of {len(names)} entries" if not found else f"{len(found)}: {', '.join(found[:5])}")
+              for what, found in problems.items()]
+    has_binary = "bin/python3" in names
+    checks.append(Check("archive_has_bin_python3", has_binary, "bin/python3 present" if has_binary else "missing"))
+    return checks
+
+
+def _leaves_tree(member):
+    target = member.linkname
+    if target.startswith("/"):
+        return True
+    depth = len(member.name.split("/")) - 1
+    for part in target.split("/"):
+        depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
+        if depth < 0:
+            return True
+    return False
+
+
+def build_log_check(log_path: Path) -> Check:
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    hits = [line.strip() for line in text.splitlines() if any(p in line for p in LOG_FAILURE_PATTERNS)]
+    return Check("build_log_reports_no_missing_modules", not hits, "; ".join(hits[:3]) or "clean")
+
+
+def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path):
+    """Extract the archive, then run the ldd scan and runtime_checks.py in the run image."""
+    tree = work_dir / "verify-tree"
+    tls = work_dir / "tls"
+    shutil.rmtree(tree, ignore_errors=True)
+    archive_mod.extract(archive, tree)
+    write_tls_material(tls)
+    volumes = {
+        str(tree): {"bind": VERIFY_PREFIX, "mode": "ro"},
+        str(CHECKS_SCRIPT): {"bind": "/opt/pyruntimes/runtime_checks.py", "mode": "ro"},
+        str(tls): {"bind": "/opt/pyruntimes/tls", "mode": "ro"},
+    }
+    checks, libraries = [], {}
+    try:
+        ldd_out = _run(client, run_image, ["sh", "-c", LDD_SCAN], volumes, run_id, pair)
+        checks.append(_shared_library_check(ldd_out, libraries))
+        out = _run(client, run_image,
+                   [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version, "/opt/pyruntimes/tls"],
+                   volumes, run_id, pair)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+    parsed = []
+    for line in out.splitlines():
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            continue
+    if not parsed:
+        checks.append(Check("runtime_starts", False, f"the runtime printed no results: {out.strip()[-500:]}"))
+    else:
+        checks.append(Check("runtime_starts", True, f"{VERIFY_PREFIX}/bin/python3 ran (built at {BUILD_PREFIX})"))
+        checks += [Check(item["check"], item["ok"], item["detail"]) for item in parsed]
+    return checks, libraries
+
+
+# Every ELF file in the tree (by its magic bytes), through ldd; "=> not found" is a failure.
+LDD_SCAN = f"""
+find {VERIFY_PREFIX} -type f | while read -r f; do
+  if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+    echo "== $f"; ldd "$f" 2>&1 || true
+  fi
+done
+"""
+
+
+def _shared_library_check(ldd_out: str, libraries: dict) -> Check:
+    missing, current, files = [], None, 0
+    for line in ldd_out.splitlines():
+        if line.startswith("== "):
+            current, files = line[3:], files + 1
+            continue
+        match = re.match(r"\s*(\S+) => (.+?)(?: \(0x[0-9a-f]+\))?$", line)
+        if not match:
+            continue
+        name, resolved = match.groups()
+        if resolved == "not found":
+            missing.append(f"{name} (needed by {current.replace(VERIFY_PREFIX + '/', '')})")
+        elif not resolved.startswith(VERIFY_PREFIX):
+            libraries[name] = resolved
+    if files == 0:
+        return Check("shared_libraries_resolve", False, "no ELF file found in the tree")
+    if missing:
+        return Check("shared_libraries_resolve", False, "not found in the run image: " + ", ".join(sorted(set(missing))))
+    return Check("shared_libraries_resolve", True, f"{files} ELF files; {len(libraries)} system libraries resolve")
+
+
+def _run(client, image, command, volumes, run_id, pair) -> str:
+    import os
+    container = client.containers.run(
+        image.id, command=command, volumes=volumes, network_mode="none", detach=True,
+        user=f"{os.getuid()}:{os.getgid()}", environment={"HOME": "/tmp"}, working_dir="/tmp",
+        labels={f"{LABEL}.run": run_id, f"{LABEL}.pair": pair},
+    )
+    try:
+        container.wait(timeout=900)
+        return container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+
+def write_tls_material(directory: Path):
+    """A CA made for this verification, and a localhost certificate it signed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pyruntimes verification CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (directory / "server.pem").write_bytes(cert.public_bytes(pem))
+    (directory / "server.key").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))

@@ -1,0 +1,22 @@
+"""One case per runtime x stack pair: the pipeline, top to bottom.
+
+    pytest --runtimes python-3.13.15 --stacks debian-12 [--profile quick] [--deploy] [-n 4]
+"""
+
+import pytest
+
+
+def test_runtime(case, subtests):
+    source = case.fetch_source()
+    archive, sha256 = case.build_and_package(source)
+
+    failed = []
+    for check in case.verify(archive):
+        with subtests.test(msg=check.name):
+            if not check.ok:
+                failed.append(check.name)
+            assert check.ok, f"{check.name}: {check.detail}"
+    if failed:
+        pytest.fail(f"{len(failed)} verification checks failed ({', '.join(failed)}); not published", pytrace=False)
+
+    case.publish(archive, sha256)
