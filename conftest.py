@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import botocore.exceptions
 import pytest
 
 from harness import engine, publish, s3server, settings
@@ -96,8 +97,11 @@ def _target(config, env_file):
         raise UsageError("--deploy needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
     settings.check_bucket(bucket, bucket_source)
     credentials = {k: v for k, v in env_file.items() if k in settings.AWS_KEYS and v}
-    session = publish.session_for(credentials)
-    if session.get_credentials() is None:
+    try:
+        found = publish.session_for(credentials).get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:
+        raise UsageError(f"--deploy: AWS credentials cannot be read: {exc}") from None
+    if found is None:
         raise UsageError("--deploy found no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
                          "AWS_PROFILE (environment or --env-file), or run where an instance role applies")
     return publish.Target(bucket=bucket, prefix=publish.normalise_prefix(prefix),

@@ -26,6 +26,7 @@ class Summary:
             row["result"] = "skipped: " + reason.removeprefix("Skipped: ")
         elif report.failed:
             row["result"] = "FAILED" + (f" ({report.when})" if report.when != "call" else "")
+            row.setdefault("reason", _first_line(report.longreprtext))
         elif report.when == "call" and not row["result"]:
             row["result"] = "passed"
 
@@ -49,6 +50,7 @@ class Summary:
             p = row["props"]
             details = [("archive", p.get("archive")), ("log", p.get("log")), ("phases", p.get("phases")),
                        ("S3", p.get("published"))]
+            details.insert(0, ("failed", row.get("reason")))
             shown = [f"    {label}: {value}" for label, value in details if value]
             if shown:
                 tr.write_line(f"  {row['pair']}")
@@ -57,6 +59,13 @@ class Summary:
         if self.dry_run:
             tr.write_line("dry run: uploads went to the embedded S3; with --deploy they go to the keys above "
                           "in the real bucket")
+
+
+def _first_line(text):
+    """The message of a one-line failure (pytest.fail with pytrace=False), else the error's line."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return (errors[0] if errors else lines[0] if lines else "").removeprefix("Failed: ")[:300]
 
 
 def _seconds(value):

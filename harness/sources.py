@@ -69,6 +69,10 @@ def _download_verified(url, target: Path, sha256, failures, label, log) -> bool:
             return False
         os.replace(tmp, target)
         return True
+    except urllib.error.HTTPError as exc:
+        failures.append(f"{label}: HTTP {exc.code} {exc.reason}")
+        log(f"{url}: HTTP {exc.code} {exc.reason}")
+        return False
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         failures.append(f"{label}: {reason}")

@@ -1,0 +1,66 @@
+# The maintainers' interface: thin calls of pytest (see README.md).
+#
+#   make build                      one runtime on debian-12, quick profile, dry run (all set-up included)
+#   make test                       the project's own test suite (all set-up included)
+#   make buildenv STACK=debian-12   a shell in the stack's build image, builds/ mounted
+#   make deploy-runtimes RUNTIMES='python-3.13.15 ...' [STACKS='...'] [ENV_FILE=...]
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUNTIMES ?= python-3.13.15
+STACK ?= debian-12
+STACKS ?=
+PROFILE ?= quick
+ENV_FILE ?=
+JOBS ?= 2
+PYTEST_ARGS ?=
+
+stacks_opt = $(if $(strip $(STACKS)),--stacks '$(strip $(STACKS))')
+env_file_opt = $(if $(strip $(ENV_FILE)),--env-file='$(abspath $(ENV_FILE))')
+# Only values given on make's command line become options: S3_BUCKET/S3_PREFIX from the environment
+# are read by the harness itself, after those from ENV_FILE (option > env file > environment).
+bucket_opt = $(if $(filter command line,$(origin S3_BUCKET)),--s3-bucket '$(S3_BUCKET)')
+prefix_opt = $(if $(filter command line,$(origin S3_PREFIX)),--s3-prefix '$(S3_PREFIX)')
+
+.PHONY: setup venv engine build test test-slow buildenv deploy-runtimes list clean
+
+setup: venv engine
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "venv: '$(PYTHON) -m venv' failed; installing python3-venv"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+engine:
+	@bash scripts/ensure-docker.sh
+
+build: setup
+	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' --stacks '$(STACK)' --profile $(PROFILE) $(PYTEST_ARGS)
+
+test: setup
+	$(PY) -m pytest tests -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup
+	$(PY) -m pytest tests -n $(JOBS) -m slow $(PYTEST_ARGS)
+
+list: venv
+	$(PY) -m pytest test_runtimes.py --collect-only -q $(if $(strip $(STACKS)),--stacks '$(STACKS)')
+
+buildenv: setup
+	@image=$$($(PY) -m harness build-image '$(STACK)') && \
+	docker run --rm $$([ -t 0 ] && echo -it || echo -i) --network none \
+	  -v "$(CURDIR)/builds:/opt/pyruntimes/builds" -w /opt/pyruntimes/builds \
+	  -e PYTHON_VERSION -e BUILD_PROFILE=quick -e MAKE_JOBS=$$(nproc) \
+	  "$$image" bash $(BUILDENV_ARGS)
+
+deploy-runtimes: setup
+	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' $(stacks_opt) --deploy $(env_file_opt) \
+	  $(bucket_opt) $(prefix_opt) $(PYTEST_ARGS)
+
+clean:
+	rm -rf out

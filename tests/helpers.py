@@ -1,0 +1,39 @@
+"""Running the harness for real, as a user would: `python -m pytest` in a subprocess."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("conftest.py", "test_runtimes.py", "pytest.ini", "harness", "builds", "stacks")
+
+
+def run_harness(*args, cwd=ROOT, env=None, timeout=3600):
+    """Run the harness's pytest; return the CompletedProcess (stdout and stderr as text).
+
+    env: variables to set; a value of None removes the variable."""
+    full_env = {**os.environ, **(env or {})}
+    full_env = {key: value for key, value in full_env.items() if value is not None}
+    full_env.pop("PYTEST_XDIST_WORKER", None)
+    full_env.pop("PYTEST_XDIST_WORKER_COUNT", None)
+    full_env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the harness to edit (a broken formula, a changed stack) without touching ours."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def source_cache() -> Path:
+    return Path(os.environ.get("PYRUNTIMES_CACHE", Path.home() / ".cache" / "pyruntimes"))

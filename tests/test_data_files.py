@@ -1,0 +1,72 @@
+"""Formulas and stacks: the shipped ones load; broken ones fail with the file and the field named."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import DataFileError
+from harness.formulas import load_formula, load_formulas
+from harness.stacks import load_stacks
+from tests.helpers import ROOT
+
+GOOD = '''version = "3.12.9"
+url = "https://www.python.org/ftp/python/3.12.9/Python-3.12.9.tar.xz"
+sha256 = "7220835d9f90b37c006e9842a8dff4580aaca4278835f2e2c4e1e0ffd6c9b9f7"
+'''
+
+
+def test_shipped_formulas_and_stacks_load():
+    formulas = load_formulas(ROOT / "builds" / "runtimes")
+    assert {"python-3.11.2", "python-3.13.5", "python-3.13.15"} <= set(formulas)
+    assert formulas["python-3.13.15"].sha256 == "1e66a7945a48390ee4c2a4268a0e4185884059a13c4aab6d148aa208deea4a76"
+    stacks = load_stacks(ROOT / "stacks")
+    assert {"debian-12", "debian-13"} <= set(stacks)
+    assert "liblzma-dev" in stacks["debian-12"].build_packages
+    assert "liblzma-dev" not in stacks["debian-12"].run_packages
+
+
+def write(tmp_path, text, name="python-3.12.9.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_formula(tmp_path):
+    formula = load_formula(write(tmp_path, GOOD))
+    assert (formula.name, formula.minor, formula.filename) == ("python-3.12.9", "3.12", "Python-3.12.9.tar.xz")
+
+
+@pytest.mark.parametrize("text, field, words", [
+    (GOOD.replace('sha256 = "7220', 'sha256 = "zz20'), "sha256", "64 lowercase hex"),
+    (GOOD.replace("0ffd6c9b9f7", ""), "sha256", "53 characters"),
+    (GOOD.replace('version = "3.12.9"\n', ""), "version", "is missing"),
+    (GOOD.replace('"3.12.9"', '"3.12"'), "version", "3.X.Y"),
+    (GOOD.replace('url = "https', 'url = "ftp'), "url", "http(s) URL"),
+    (GOOD + "colour = 1\n", "colour", "not a known field"),
+    (GOOD + "configure_args = \"--foo\"\n", "configure_args", "must be a list"),
+    (GOOD.replace("sha256 =", "sha256 = = "), "(syntax)", "not valid TOML"),
+])
+def test_broken_formula_names_file_and_field(tmp_path, text, field, words):
+    path = write(tmp_path, text)
+    with pytest.raises(DataFileError) as info:
+        load_formula(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: field '{field}':") and words in message, message
+    assert "\n" not in message
+
+
+def test_formula_named_after_another_version(tmp_path):
+    with pytest.raises(DataFileError, match="rename it to python-3.12.9.toml"):
+        load_formula(write(tmp_path, GOOD, name="python-3.12.8.toml"))
+
+
+def test_broken_stack_names_file_and_field(tmp_path):
+    folder = tmp_path / "stacks" / "debian-99"
+    folder.mkdir(parents=True)
+    text = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text()
+    (folder / "stack.toml").write_text(text.replace('"libssl-dev"', '"libssl dev"'))
+    with pytest.raises(DataFileError, match=r"stack.toml: field 'build.packages': 'libssl dev' is not a Debian"):
+        load_stacks(tmp_path / "stacks")
+    (folder / "stack.toml").write_text(text.replace('architectures = ["amd64"]', 'architectures = ["sparc"]'))
+    with pytest.raises(DataFileError, match="field 'architectures': 'sparc' is not one of amd64, arm64"):
+        load_stacks(tmp_path / "stacks")
