@@ -75,7 +75,8 @@ def _configure(config):
         return
     if not config.option.collectonly:
         engine.connect()  # an engine that does not answer stops the run here, with one line
-        if target.dry_run:
+        if target.dry_run and not os.environ.get(s3server.ENDPOINT_ENV):
+            # Set beforehand, the variable points dry runs at an S3 of your own (to inspect uploads).
             server, endpoint = s3server.start()
             config.stash[S3_SERVER] = server
             os.environ[s3server.ENDPOINT_ENV] = endpoint  # xdist workers inherit it

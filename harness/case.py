@@ -189,13 +189,16 @@ class Case:
         checks.append(verify.build_log_check(self.log_path))
         work = self.ctx.out_dir / "work" / self.pair
         try:
+            wheels = verify.fetch_wheels(self.ctx.cache_dir, log=self.say)
             runtime, libraries = verify.runtime_checks(self.ctx.docker, self.run_image, archive, self.formula.version,
-                                                       self.ctx.run_id, self.pair, work)
+                                                       self.ctx.run_id, self.pair, work,
+                                                       build_image=self.build_image, wheels=wheels)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         checks += runtime
         self.record["verification"] = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
         self.record["shared_libraries"] = dict(sorted(libraries.items()))
+        archive_mod.write_sidecars(archive, self.record["archive_sha256"], self.record)  # now with the results
         self.note("time_verify", round(time.monotonic() - started, 1))
         failed = [c.name for c in checks if not c.ok]
         self.note("checks", f"{len(checks) - len(failed)}/{len(checks)}")

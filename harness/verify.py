@@ -11,6 +11,7 @@ The containers have no network: the TLS check talks to a server on the container
 
 import datetime
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -25,6 +26,10 @@ from .engine import LABEL
 
 VERIFY_PREFIX = "/opt/verify/python"
 CHECKS_SCRIPT = Path(__file__).resolve().parent / "runtime_checks.py"
+CEXT_PACKAGE = Path(__file__).resolve().parent / "cext_package"
+# The build backend pip needs for CEXT_PACKAGE; fetched once on the host (containers have no
+# network) and offered to pip with --no-index --find-links.
+SETUPTOOLS = "setuptools==80.9.0"
 LOG_FAILURE_PATTERNS = (
     "Failed to build these modules",
     "necessary bits to build these optional modules were not found",
@@ -43,17 +48,16 @@ class Check:
 def hygiene_checks(archive: Path) -> list[Check]:
     members = archive_mod.members(archive)
     names = [m.name for m in members]
-    problems = {
-        "absolute or '..' paths": [n for n in names if n.startswith("/") or ".." in n.split("/")],
-        "test folders": [n for n in names if set(n.split("/")) & {"test", "tests", "idle_test"}],
-        "static libraries": [n for n in names if n.endswith(".a")],
-        "setuid/setgid bits": [m.name for m in members if m.mode & 0o6000],
-        "not owned by root": [m.name for m in members if (m.uid, m.gid) != (0, 0)],
-        "links leaving the tree": [m.name for m in members if m.issym() and _leaves_tree(m)],
+    problems = {  # check name -> offending entries
+        "archive_paths_relative": [n for n in names if n.startswith("/") or ".." in n.split("/")],
+        "archive_no_test_folders": [n for n in names if set(n.split("/")) & {"test", "tests", "idle_test"}],
+        "archive_no_static_libraries": [n for n in names if n.endswith(".a")],
+        "archive_no_setuid_bits": [m.name for m in members if m.mode & 0o6000],
+        "archive_owned_by_root": [m.name for m in members if (m.uid, m.gid) != (0, 0)],
+        "archive_links_stay_inside": [m.name for m in members if m.issym() and _leaves_tree(m)],
     }
-    checks = [Check("archive_" + re.sub(r"\W+", "_", what).strip("_"), not found,
-                    f"none of {len(names)} entries" if not found else f"{len(found)}: {', '.join(found[:5])}")
-              for what, found in problems.items()]
+    checks = [Check(name, not found, f"all {len(names)} entries" if not found else f"{len(found)}: {', '.join(found[:5])}")
+              for name, found in problems.items()]
     has_binary = "bin/python3" in names
     checks.append(Check("archive_has_bin_python3", has_binary, "bin/python3 present" if has_binary else "missing"))
     return checks
@@ -77,8 +81,10 @@ def build_log_check(log_path: Path) -> Check:
     return Check("build_log_reports_no_missing_modules", not hits, "; ".join(hits[:3]) or "clean")
 
 
-def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path):
-    """Extract the archive, then run the ldd scan and runtime_checks.py in the run image."""
+def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path,
+                   build_image=None, wheels: Path | None = None):
+    """Extract the archive, then run the ldd scan and runtime_checks.py in the run image, and
+    (given a build image) build a C extension against the runtime in the build image."""
     tree = work_dir / "verify-tree"
     tls = work_dir / "tls"
     shutil.rmtree(tree, ignore_errors=True)
@@ -96,6 +102,8 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
         out = _run(client, run_image,
                    [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version, "/opt/pyruntimes/tls"],
                    volumes, run_id, pair)
+        if build_image is not None:
+            checks.append(_c_extension_check(client, build_image, volumes, wheels, run_id, pair))
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     parsed = []
@@ -122,6 +130,45 @@ done
 """
 
 
+CEXT_SCRIPT = f"""
+set -e
+cp -r /opt/pyruntimes/cext_package /tmp/cext_package
+{VERIFY_PREFIX}/bin/python3 -m venv /tmp/venv
+/tmp/venv/bin/python -m pip install -q --disable-pip-version-check --no-index --find-links /opt/pyruntimes/wheels \
+    /tmp/cext_package
+/tmp/venv/bin/python -c 'import sys, pyruntimes_cext as m; assert m.add(2, 3) == 5; \
+    assert m.compiled_for == sys.version.split()[0], m.compiled_for; print("built and imported", m.__file__)'
+"""
+
+
+def _c_extension_check(client, build_image, volumes, wheels, run_id, pair) -> Check:
+    """pip builds a C extension in a venv of the runtime, in the stack's build image (the run image
+    has no compiler, as on the platforms that deploy these runtimes), then imports it."""
+    volumes = {**volumes,
+               str(CEXT_PACKAGE): {"bind": "/opt/pyruntimes/cext_package", "mode": "ro"},
+               str(wheels): {"bind": "/opt/pyruntimes/wheels", "mode": "ro"}}
+    out, status = _run(client, build_image, ["bash", "-c", CEXT_SCRIPT], volumes, run_id, pair, with_status=True)
+    ok = status == 0 and "built and imported" in out
+    return Check("pip_builds_c_extension", ok, out.strip().splitlines()[-1] if ok else out.strip()[-600:])
+
+
+def fetch_wheels(cache_dir: Path, log=print) -> Path:
+    """The setuptools wheel the C-extension check needs, downloaded once into the cache."""
+    import subprocess
+    import sys
+    from filelock import FileLock
+
+    wheels = cache_dir / "wheels" / SETUPTOOLS.replace("==", "-")
+    wheels.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(wheels) + ".lock"):
+        if not list(wheels.glob("*.whl")):
+            log(f"downloading {SETUPTOOLS} for the C-extension check")
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+                            "--no-deps", "--only-binary", ":all:", "-d", str(wheels), SETUPTOOLS],
+                           check=True, capture_output=True)
+    return wheels
+
+
 def _shared_library_check(ldd_out: str, libraries: dict) -> Check:
     missing, current, files = [], None, 0
     for line in ldd_out.splitlines():
@@ -143,16 +190,16 @@ def _shared_library_check(ldd_out: str, libraries: dict) -> Check:
     return Check("shared_libraries_resolve", True, f"{files} ELF files; {len(libraries)} system libraries resolve")
 
 
-def _run(client, image, command, volumes, run_id, pair) -> str:
-    import os
+def _run(client, image, command, volumes, run_id, pair, with_status=False):
     container = client.containers.run(
         image.id, command=command, volumes=volumes, network_mode="none", detach=True,
         user=f"{os.getuid()}:{os.getgid()}", environment={"HOME": "/tmp"}, working_dir="/tmp",
         labels={f"{LABEL}.run": run_id, f"{LABEL}.pair": pair},
     )
     try:
-        container.wait(timeout=900)
-        return container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        status = container.wait(timeout=900)["StatusCode"]
+        out = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        return (out, status) if with_status else out
     finally:
         try:
             container.remove(force=True)

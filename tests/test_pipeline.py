@@ -1,35 +1,83 @@
-"""The whole pipeline, for real: a quick-profile CPython build on debian-12, verified in the run
-image and uploaded to the embedded S3, driven exactly as a user drives it."""
+"""The whole pipeline, for real: quick-profile CPython builds on debian-12, verified in the run
+image and uploaded to an S3 API over HTTP, driven exactly as a user drives it."""
 
 import json
+import os
 import re
 import subprocess
+import uuid
 
+import boto3
 import pytest
+from filelock import FileLock
 
+from harness import s3server
 from tests.helpers import copy_project, run_harness
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
 
 PAIR = "python-3.11.2-debian-12"
+QUICK_311 = ["--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick"]
 
 
 def table_row(output, pair):
     rows = [line.split() for line in output.splitlines() if line.startswith(pair + " ")]
-    assert rows, output
+    assert rows, output[-3000:]
     return rows[0]
 
 
-def test_quick_build_verify_publish_then_reuse(tmp_path):
-    out = tmp_path / "out"
-    args = ["test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick",
-            "--out-dir", str(out)]
-    result = run_harness(*args, "--rebuild")
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
+def failure_reason(output):
+    reasons = [line.strip() for line in output.splitlines() if line.strip().startswith("failed: ")]
+    assert len(reasons) == 1, output[-3000:]
+    return reasons[0]
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory):
+    """A folder shared by this run's xdist workers (each has its own basetemp under one parent)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    path = tmp_path_factory.getbasetemp().parent / f"shared-{run[:12]}"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def first_build(shared_dir):
+    """One real build of python-3.11.2 on debian-12, made once per run whichever worker asks first;
+    the others wait on the lock and get the same result."""
+    result_file = shared_dir / "first-build.json"
+    with FileLock(str(shared_dir / "first-build.lock")):
+        if not result_file.exists():
+            result = run_harness("test_runtimes.py", *QUICK_311, "--rebuild", "--out-dir", str(shared_dir / "out"))
+            result_file.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout,
+                                               "stderr": result.stderr}))
+    return json.loads(result_file.read_text()), shared_dir / "out"
+
+
+@pytest.fixture
+def s3(request):
+    """An S3 API of the test's own, so it can look at what a run uploaded (or did not)."""
+    server, endpoint = s3server.start()
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+    yield endpoint, client
+    server.stop()
+
+
+def uploaded_keys(client, bucket="pyruntimes-dry-run"):
+    names = [b["Name"] for b in client.list_buckets()["Buckets"]]
+    if bucket not in names:
+        return []
+    return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def test_quick_build_verify_publish_then_reuse(first_build):
+    result, out = first_build
+    assert result["returncode"] == 0, (result["stdout"] + result["stderr"])[-5000:]
+    stdout = result["stdout"]
 
     # The table: pair, result, build time, verify time, checks, size, sha256.
-    row = table_row(result.stdout, PAIR)
+    row = table_row(stdout, PAIR)
     assert row[1] == "passed" and re.fullmatch(r"\d+m\d\ds|\d+s", row[2]), row
     passed, total = map(int, row[4].split("/"))
     assert passed == total >= 20, row
@@ -37,7 +85,7 @@ def test_quick_build_verify_publish_then_reuse(tmp_path):
     archives = list((out / "archives" / "debian-12" / "amd64").glob("python-3.11.2-quick-*.tar.zst"))
     assert len(archives) == 1
     archive = archives[0]
-    assert str(archive) in result.stdout
+    assert str(archive) in stdout
     assert subprocess.run(["sha256sum", archive], capture_output=True, text=True).stdout.split()[0] == sha256
 
     # tar can read it, every path is relative, and the interpreter is there.
@@ -46,22 +94,62 @@ def test_quick_build_verify_publish_then_reuse(tmp_path):
     assert not [n for n in names if n.startswith(("/", "./")) or ".." in n.split("/")]
     assert not [n for n in names if "/test/" in n + "/" or n.endswith(".a")]
 
-    # The record says what went in; the log is where the table says.
+    # The record says what went in and what verification found; the log is where the table says.
     record = json.loads(archive.with_name(archive.name + ".json").read_text())
     assert record["python_version"] == "3.11.2" and record["profile"] == "quick"
     assert record["images"]["build"] != record["images"]["run"]
     assert set(record["phase_seconds"]) >= {"configure", "compile", "install", "package"}
-    log = out / "logs" / f"{PAIR}.log"
-    assert "::phase:: compile" in log.read_text()
+    assert "libssl.so.3" in record["shared_libraries"]
+    assert all(check["ok"] for check in record["verification"].values())
+    assert "::phase:: compile" in (out / "logs" / f"{PAIR}.log").read_text()
 
     # Dry run: published to the embedded S3 under the real layout.
-    assert "published: s3://pyruntimes-dry-run/debian-12/amd64/python-3.11.2.tar.zst" in result.stdout
+    assert "published: s3://pyruntimes-dry-run/debian-12/amd64/python-3.11.2.tar.zst" in stdout
 
     # Same inputs again: reused, not rebuilt, and still verified and published.
-    again = run_harness(*args)
+    again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out))
     assert again.returncode == 0, again.stdout[-3000:]
     row = table_row(again.stdout, PAIR)
     assert row[1:3] == ["passed", "reused"] and row[-1] == sha256, row
+
+
+def test_run_image_without_a_library_fails_the_shared_library_check(first_build, tmp_path, s3):
+    """The run image of a copied stack lacks libgdbm-compat4: the archive (reused: the build image
+    did not change) must fail the shared-library check naming the library, and the checks that
+    import dbm.ndbm's _dbm, and nothing else; and not upload."""
+    _, out = first_build
+    endpoint, client = s3
+    project = copy_project(tmp_path / "project")
+    stack = project / "stacks" / "debian-12" / "stack.toml"
+    stack.write_text(stack.read_text().replace('    "libgdbm-compat4",\n', ""))
+    result = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), cwd=project,
+                         env={s3server.ENDPOINT_ENV: endpoint})
+    assert result.returncode == 1, result.stdout[-3000:]
+    row = table_row(result.stdout, PAIR)
+    assert row[1:3] == ["FAILED", "reused"], row
+    reason = failure_reason(result.stdout)
+    failed = re.search(r"checks failed \(([^)]*)\); not published", reason).group(1).split(", ")
+    assert sorted(failed) == ["dbm_uuid_readline_curses", "extension_modules", "shared_libraries_resolve"], reason
+    assert "libgdbm_compat.so.4 (needed by lib/python3.11/lib-dynload/_dbm" in result.stdout
+    assert uploaded_keys(client) == []
+
+
+def test_runtime_built_without_lzma_fails_exactly_the_lzma_checks(tmp_path, s3):
+    """A build image without liblzma-dev builds a runtime without _lzma: the checks that must
+    notice, and only those, fail; they are named; nothing is uploaded."""
+    endpoint, client = s3
+    project = copy_project(tmp_path / "project")
+    stack = project / "stacks" / "debian-12" / "stack.toml"
+    stack.write_text(stack.read_text().replace('    "liblzma-dev",       # lzma\n', ""))
+    result = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(tmp_path / "out"), cwd=project,
+                         env={s3server.ENDPOINT_ENV: endpoint})
+    assert result.returncode == 1, result.stdout[-3000:]
+    reason = failure_reason(result.stdout)
+    failed = re.search(r"checks failed \(([^)]*)\); not published", reason).group(1).split(", ")
+    assert sorted(failed) == ["build_log_reports_no_missing_modules", "compression_roundtrips",
+                              "extension_modules"], reason
+    assert "not built (missing at build time): _lzma" in result.stdout
+    assert uploaded_keys(client) == []
 
 
 def test_checksum_mismatch_fails_the_pair_before_compiling(tmp_path):
@@ -70,12 +158,10 @@ def test_checksum_mismatch_fails_the_pair_before_compiling(tmp_path):
     wrong = "0" * 64
     formula.write_text(re.sub(r'sha256 = "[0-9a-f]{64}"', f'sha256 = "{wrong}"', formula.read_text()))
     cache, out = tmp_path / "cache", tmp_path / "out"
-    result = run_harness("--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick",
-                         "--out-dir", str(out), cwd=project, env={"PYRUNTIMES_CACHE": str(cache)})
+    result = run_harness(*QUICK_311, "--out-dir", str(out), cwd=project, env={"PYRUNTIMES_CACHE": str(cache)})
     assert result.returncode == 1, result.stdout[-3000:]
     assert table_row(result.stdout, PAIR)[1] == "FAILED"
-    reason = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("failed: ")]
-    assert len(reason) == 1 and f"no source for python-3.11.2 matched sha256 {wrong}" in reason[0], reason
+    assert f"no source for python-3.11.2 matched sha256 {wrong}" in failure_reason(result.stdout)
     assert "Traceback" not in result.stdout
     assert not (out / "logs").exists()  # no build started
     assert not [p for p in (cache / "sources").rglob("*") if p.is_file() and not p.name.endswith(".lock")]

@@ -1,0 +1,3 @@
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("pyruntimes_cext", ["pyruntimes_cext.c"])])
