@@ -151,7 +151,6 @@ def run_context(pytestconfig):
     target = pytestconfig.stash[TARGET]
     if target.dry_run:
         target.endpoint = os.environ[s3server.ENDPOINT_ENV]
-        publish.ensure_bucket(publish.s3_client(target), target.bucket)
     return RunContext(
         root=ROOT,
         out_dir=Path(opt.out_dir).resolve(),

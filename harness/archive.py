@@ -6,7 +6,6 @@ unpack than gzip). Extraction goes through tarfile's "data" filter: no absolute 
 no links that leave the tree.
 """
 
-import hashlib
 import json
 import os
 import stat
@@ -14,6 +13,8 @@ import tarfile
 from pathlib import Path
 
 import zstandard
+
+from .hashing import file_sha256
 
 FIXED_MTIME = 946684800  # 2000-01-01: a fixed value so mtimes never change the archive's bytes
 ZSTD_LEVELS = {"release": 19, "quick": 10}
@@ -70,14 +71,6 @@ def extract(archive: Path, dest: Path):
     with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zstream, \
             tarfile.open(fileobj=zstream, mode="r|") as tar:
         tar.extractall(dest, filter="data")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_sidecars(archive: Path, sha256: str, record: dict):

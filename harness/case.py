@@ -6,7 +6,6 @@ Each step reports progress, records what the summary table needs (via record_pro
 xdist carries back to the controller) and raises PairError with one line when it cannot go on.
 """
 
-import hashlib
 import json
 import platform
 import shutil
@@ -19,6 +18,7 @@ import zstandard
 from . import archive as archive_mod
 from . import build, images, publish, sources, verify
 from .errors import PairError
+from .hashing import file_sha256, inputs_sha256
 
 ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree
 
@@ -86,13 +86,13 @@ class Case:
         """Every input that can change the archive's bytes."""
         inputs = {
             "formula": self.formula.file_hash,
-            "build_script": archive_mod.file_sha256(build.BUILD_SCRIPT),
+            "build_script": file_sha256(build.BUILD_SCRIPT),
             "build_image": self.build_image.id,
             "profile": self.ctx.profile,
             "archive_format": ARCHIVE_FORMAT,
             "zstd_level": archive_mod.ZSTD_LEVELS[self.ctx.profile],
         }
-        return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+        return inputs_sha256(inputs)
 
     def archive_path(self, key) -> Path:
         return (self.ctx.out_dir / "archives" / self.stack.name / self.arch
@@ -144,7 +144,7 @@ class Case:
             "source": {"url": self.formula.url, "sha256": self.formula.sha256},
             "formula_sha256": self.formula.file_hash,
             "configure_args": list(self.formula.configure_args),
-            "build_script_sha256": archive_mod.file_sha256(build.BUILD_SCRIPT),
+            "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
             "images": {"build": self.build_image.id, "run": self.run_image.id},
             "stack_inputs_sha256": self.stack.inputs_hash,
             "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
@@ -175,7 +175,7 @@ class Case:
         if not recorded.exists() or not meta.exists():
             return None
         expected = recorded.read_text().split()[0]
-        if archive_mod.file_sha256(archive) != expected:
+        if file_sha256(archive) != expected:
             self.say(f"{archive.name} does not match its recorded sha256; rebuilding")
             archive.unlink()
             return None
@@ -212,7 +212,7 @@ class Case:
         client = publish.s3_client(target)
         outcome = publish.publish(client, target, keys, archive, sha256, self.record, overwrite=self.ctx.overwrite)
         if outcome.startswith("published"):
-            publish.update_manifest(client, target, self.stack.name, self.formula.name, {
+            publish.update_manifest_or_fail(client, target, self.stack.name, self.formula.name, {
                 "version": self.formula.version, "key": keys["archive"], "sha256": sha256,
                 "size": archive.stat().st_size, "build_seconds": self.record.get("build_seconds"),
                 "formula_sha256": self.formula.file_hash, "arch": self.arch,

@@ -1,6 +1,5 @@
 """Reading the TOML data files a maintainer edits, with errors that name the file and the field."""
 
-import hashlib
 import tomllib
 from pathlib import Path
 
@@ -56,6 +55,3 @@ def _kind_name(kind):
         kind, kind.__name__
     )
 
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

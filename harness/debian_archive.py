@@ -8,7 +8,6 @@ lists and cache under our cache folder) is derived from the host's own `deb` ent
 type changed to `deb-src` and the suites that carry the Python versions we build.
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -48,7 +47,7 @@ def _private_apt(apt_dir: Path, log):
     sources = apt_dir / "sources.list.d"
     lists = apt_dir / "lists"
     options = [
-        f"-o=Dir::Etc::SourceList=/dev/null",
+        "-o=Dir::Etc::SourceList=/dev/null",
         f"-o=Dir::Etc::SourceParts={sources}",
         f"-o=Dir::State::Lists={lists}",
         f"-o=Dir::Cache={apt_dir / 'cache'}",

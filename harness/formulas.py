@@ -4,8 +4,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datafile import Fields, file_sha256, read_toml
+from .datafile import Fields, read_toml
 from .errors import DataFileError
+from .hashing import file_sha256
 
 VERSION_RE = re.compile(r"^3\.(\d+)\.(\d+)$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -5,7 +5,6 @@ to a stack's package list (or to its base) makes a new image, and an unchanged s
 it has. Workers build images under a file lock: the first builds, the others wait and reuse.
 """
 
-import hashlib
 import io
 import json
 import os
@@ -20,6 +19,7 @@ from filelock import FileLock
 from . import debian_archive
 from .engine import LABEL
 from .errors import PairError
+from .hashing import inputs_sha256
 
 INPUTS_LABEL = f"{LABEL}.inputs"
 REPOSITORY = "pyruntimes"
@@ -102,7 +102,7 @@ def _ensure_layered(client, stack, role, base, log):
     try:
         image, _ = client.images.build(
             fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True, pull=False,
-            labels={INPUTS_LABEL: _hash(inputs), f"{LABEL}.stack": stack.name, f"{LABEL}.role": role},
+            labels={INPUTS_LABEL: inputs_sha256(inputs), f"{LABEL}.stack": stack.name, f"{LABEL}.role": role},
         )
     except docker.errors.BuildError as exc:
         tail = [line.get("stream", line.get("error", "")).strip() for line in exc.build_log][-4:]
@@ -111,11 +111,7 @@ def _ensure_layered(client, stack, role, base, log):
 
 
 def _tag(stack, role, inputs):
-    return f"{REPOSITORY}/{stack.name}-{role}:{_hash(inputs)[:16]}"
-
-
-def _hash(inputs):
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return f"{REPOSITORY}/{stack.name}-{role}:{inputs_sha256(inputs)[:16]}"
 
 
 def _get(client, tag):

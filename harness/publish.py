@@ -80,7 +80,19 @@ def keys_for(target: Target, stack: str, arch: str, runtime: str) -> dict:
 
 
 def publish(client, target: Target, keys: dict, archive: Path, sha256: str, record: dict, overwrite=False) -> str:
-    """Upload and read back; return what happened, in words for the summary."""
+    """Upload and read back; return what happened, in words for the summary.
+
+    When S3 cannot be reached (after botocore's retries) the pair fails with one line and the
+    local archive stays where it is: a later run reuses it and publishes without rebuilding."""
+    try:
+        if target.dry_run:
+            ensure_bucket(client, target.bucket)
+        return _publish(client, target, keys, archive, sha256, record, overwrite)
+    except botocore.exceptions.BotoCoreError as exc:
+        raise PairError(f"S3 unreachable ({exc}); the archive is kept at {archive}: rerun to publish it") from None
+
+
+def _publish(client, target, keys, archive, sha256, record, overwrite):
     checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
     extra = {} if overwrite else {"IfNoneMatch": "*"}
     try:
@@ -95,8 +107,6 @@ def publish(client, target: Target, keys: dict, archive: Path, sha256: str, reco
             return f"already published with sha256 {existing}, which differs from this build's (use --overwrite)"
         _put_sidecars(client, target, keys, sha256, record, archive.name)  # complete an interrupted publish
         return "already published, same sha256"
-    except botocore.exceptions.BotoCoreError as exc:
-        raise PairError(f"S3 unreachable ({exc}); the archive is kept at {archive}: rerun to publish it") from None
     _read_back(client, target, keys, archive, sha256)
     _put_sidecars(client, target, keys, sha256, record, archive.name)
     return "published" if not overwrite else "published (overwrite)"
@@ -150,6 +160,13 @@ def update_manifest(client, target: Target, stack: str, runtime: str, entry: dic
                 raise
             time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
     raise PairError(f"manifest {target.url(key)}: gave up after {attempts} concurrent-update conflicts")
+
+
+def update_manifest_or_fail(client, target: Target, stack: str, runtime: str, entry: dict):
+    try:
+        update_manifest(client, target, stack, runtime, entry)
+    except botocore.exceptions.BotoCoreError as exc:
+        raise PairError(f"manifest update failed, S3 unreachable ({exc}); rerun to complete it") from None
 
 
 def ensure_bucket(client, bucket):

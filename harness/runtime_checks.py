@@ -1,6 +1,6 @@
 """Checks run by the runtime under test, inside the stack's run image (stdlib only, Python 3.8+).
 
-Usage: python3 runtime_checks.py EXPECTED_VERSION [TLS_DIR]
+Usage: python3 runtime_checks.py EXPECTED_VERSION TLS_DIR BUILD_PREFIX
 Prints one JSON object per line: {"check": name, "ok": bool, "detail": str}. A check that raises
 is a failure with the exception as its detail; one check failing never stops the others.
 """
@@ -17,6 +17,7 @@ import traceback
 
 EXPECTED_VERSION = sys.argv[1]
 TLS_DIR = sys.argv[2] if len(sys.argv) > 2 else ""
+BUILD_PREFIX = sys.argv[3] if len(sys.argv) > 3 else "/build/python"
 PREFIX = sys.prefix
 MINOR = "%d.%d" % sys.version_info[:2]
 BIN = os.path.join(PREFIX, "bin")
@@ -45,6 +46,24 @@ def versions():
             raise AssertionError("%s --version says %r, expected 'Python %s'" % (name, out, EXPECTED_VERSION))
         seen.append(name)
     return ", ".join(seen) + " report " + EXPECTED_VERSION
+
+
+@check
+def bin_shebangs_relocatable():
+    scripts, bad = 0, []
+    for name in sorted(os.listdir(BIN)):
+        path = os.path.join(BIN, name)
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as handle:
+            first = handle.readline()
+        if first.startswith(b"#!"):
+            scripts += 1
+            if BUILD_PREFIX.encode() in first:
+                bad.append("%s (%s)" % (name, first.decode(errors="replace").strip()))
+    if bad:
+        raise AssertionError("shebangs name the build prefix: " + ", ".join(bad))
+    return "%d scripts in bin/, none points at %s" % (scripts, BUILD_PREFIX)
 
 
 @check

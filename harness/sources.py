@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from . import debian_archive
 from .errors import PairError
+from .hashing import file_sha256
 
 CHUNK = 1 << 20
 TIMEOUT = 30  # seconds without progress before a mirror is given up
@@ -35,7 +36,7 @@ def fetch_source(formula, cache_dir: Path, mirrors=(), log=print) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if target.exists():
-            if sha256_of(target) == formula.sha256:
+            if file_sha256(target) == formula.sha256:
                 return target
             log(f"cached {target} does not match its sha256; fetching it again")
             target.unlink()
@@ -81,10 +82,3 @@ def _download_verified(url, target: Path, sha256, failures, label, log) -> bool:
     finally:
         tmp.unlink(missing_ok=True)
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +99,8 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
         ldd_out = _run(client, run_image, ["sh", "-c", LDD_SCAN], volumes, run_id, pair)
         checks.append(_shared_library_check(ldd_out, libraries))
         out = _run(client, run_image,
-                   [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version, "/opt/pyruntimes/tls"],
+                   [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version, "/opt/pyruntimes/tls",
+                    BUILD_PREFIX],
                    volumes, run_id, pair)
         if build_image is not None:
             checks.append(_c_extension_check(client, build_image, volumes, wheels, run_id, pair))

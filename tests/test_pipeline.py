@@ -165,3 +165,22 @@ def test_checksum_mismatch_fails_the_pair_before_compiling(tmp_path):
     assert "Traceback" not in result.stdout
     assert not (out / "logs").exists()  # no build started
     assert not [p for p in (cache / "sources").rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+
+
+def test_unreachable_s3_keeps_the_archive_and_a_later_run_publishes_it(first_build, s3):
+    _, out = first_build
+    endpoint, client = s3
+    dead = "http://127.0.0.1:9"  # nothing listens on the discard port
+    result = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), env={s3server.ENDPOINT_ENV: dead})
+    assert result.returncode == 1, result.stdout[-3000:]
+    reason = failure_reason(result.stdout)
+    assert reason.startswith("failed: S3 unreachable") and "the archive is kept at" in reason, reason
+    kept = reason.split("the archive is kept at ")[1].split(":")[0]
+    assert os.path.exists(kept) and "Traceback" not in result.stdout
+
+    again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), env={s3server.ENDPOINT_ENV: endpoint})
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert table_row(again.stdout, PAIR)[1:3] == ["passed", "reused"]
+    assert sorted(uploaded_keys(client)) == sorted([
+        "debian-12/amd64/python-3.11.2.tar.zst", "debian-12/amd64/python-3.11.2.tar.zst.json",
+        "debian-12/amd64/python-3.11.2.tar.zst.sha256", "manifest.json"])

@@ -97,3 +97,24 @@ def test_unreachable_s3_is_one_clear_error(tmp_path):
     with pytest.raises(PairError, match=f"S3 unreachable .*the archive is kept at {archive}"):
         publish.publish(publish.s3_client(target), target, keys, archive, sha, {})
     assert archive.exists()
+
+
+def test_s3_errors_then_recovery_still_publishes(tmp_path, endpoint):
+    """The first 4 requests get 503 SlowDown over the wire; botocore's standard retry mode must
+    carry the upload through, and the read-back must still match."""
+    from tests.faulty_s3 import FaultyProxy
+
+    bucket = "flaky-bucket"
+    publish.ensure_bucket(publish.s3_client(publish.Target(bucket=bucket, prefix="", endpoint=endpoint)), bucket)
+    proxy = FaultyProxy(endpoint, fail_first=4)
+    try:
+        target = publish.Target(bucket=bucket, prefix="", endpoint=proxy.endpoint)
+        archive, sha = make_archive(tmp_path)
+        keys = publish.keys_for(target, "debian-12", "amd64", "python-3.13.15")
+        assert publish.publish(publish.s3_client(target), target, keys, archive, sha, {}) == "published"
+        assert proxy.failed == 4
+    finally:
+        proxy.stop()
+    stored = publish.s3_client(publish.Target(bucket=bucket, prefix="", endpoint=endpoint)).get_object(
+        Bucket=bucket, Key=keys["archive"])["Body"].read()
+    assert stored == archive.read_bytes()

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from harness import sources
+from harness.hashing import file_sha256
 from harness.errors import PairError
 from harness.formulas import load_formulas
 from tests.helpers import ROOT
@@ -95,5 +96,5 @@ def test_debian_source_archive_supplies_the_upstream_tarball(tmp_path):
     formula = dataclasses.replace(formula, url="http://127.0.0.1:9/Python-3.11.2.tgz")  # force the fallback
     messages = []
     path = sources.fetch_source(formula, tmp_path / "cache", log=messages.append)
-    assert sources.sha256_of(path) == formula.sha256
+    assert file_sha256(path) == formula.sha256
     assert any("/pool/main/p/python3.11/python3.11_3.11.2.orig.tar.gz" in m for m in messages), messages
