@@ -51,11 +51,17 @@ test-slow: setup
 list: venv
 	$(PY) -m pytest test_runtimes.py --collect-only -q $(if $(strip $(STACKS)),--stacks '$(STACKS)')
 
+# A shell in the stack's build image, as the harness runs builds there (no network), with builds/
+# mounted read-write (edits show at once) and the verified source tarballs read-only. By hand:
+#   SOURCE_TARBALL=/opt/pyruntimes/sources/<sha256>/Python-X.Y.Z.tar.xz PYTHON_VERSION=X.Y.Z \
+#   PREFIX=/tmp/python bash build-python.sh
+# BUILDENV_ARGS="-c 'command'" runs a command instead of an interactive shell.
 buildenv: setup
 	@image=$$($(PY) -m harness build-image '$(STACK)') && \
+	cache=$${PYRUNTIMES_CACHE:-$$HOME/.cache/pyruntimes} && mkdir -p "$$cache/sources" && \
 	docker run --rm $$([ -t 0 ] && echo -it || echo -i) --network none \
-	  -v "$(CURDIR)/builds:/opt/pyruntimes/builds" -w /opt/pyruntimes/builds \
-	  -e PYTHON_VERSION -e BUILD_PROFILE=quick -e MAKE_JOBS=$$(nproc) \
+	  -v "$(CURDIR)/builds:/opt/pyruntimes/builds" -v "$$cache/sources:/opt/pyruntimes/sources:ro" \
+	  -w /opt/pyruntimes/builds -e BUILD_PROFILE=quick -e MAKE_JOBS=$$(nproc) \
 	  "$$image" bash $(BUILDENV_ARGS)
 
 deploy-runtimes: setup

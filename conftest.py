@@ -70,7 +70,8 @@ def _configure(config):
     target = _target(config, env_file)
     config.stash[MATRIX] = [(formulas[r], stacks[s]) for r in runtimes for s in stack_names]
     config.stash[TARGET] = target
-    config.pluginmanager.register(Summary(dry_run=target.dry_run), "pyruntimes-summary")
+    config.pluginmanager.register(Summary(dry_run=target.dry_run, bucket_named=target.bucket != DRY_RUN_BUCKET),
+                                  "pyruntimes-summary")
     if _is_worker(config) or not _matrix_requested(config):
         return
     if not config.option.collectonly:

@@ -19,6 +19,7 @@ from .errors import PairError
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "builds" / "build-python.sh"
 PREFIX = "/build/python"  # the path the runtime is built at; verification uses another
 PHASE_MARK = "::phase:: "
+HEARTBEAT = 60  # seconds between progress lines within one phase
 
 
 @dataclass
@@ -68,14 +69,19 @@ def run_build(client, image, formula, source: Path, profile, jobs, prefix_dir: P
     )
     try:
         phase, started = "start", time.monotonic()
-        for line in _lines(container.logs(stream=True, follow=True)):
+        last_heard = started
+        for count, line in enumerate(_lines(container.logs(stream=True, follow=True)), 1):
             log_file.write(line + "\n")
+            now = time.monotonic()
             if line.startswith(PHASE_MARK):
-                now = time.monotonic()
                 result.phase_seconds[phase] = round(now - started, 1)
-                phase, started = line[len(PHASE_MARK):].strip(), now
+                phase, started, last_heard = line[len(PHASE_MARK):].strip(), now, now
                 log_file.flush()
                 on_phase(phase)
+            elif now - last_heard >= HEARTBEAT:  # long phases (compile) still show signs of life
+                last_heard = now
+                log_file.flush()
+                on_phase(f"{phase}, {int(now - started)}s so far ({count} log lines)")
         result.exit_code = container.wait()["StatusCode"]
         if phase != "done":
             result.phase_seconds[phase] = round(time.monotonic() - started, 1)

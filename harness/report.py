@@ -10,8 +10,8 @@ FAILED_SUBTEST_LIMIT = 8
 
 
 class Summary:
-    def __init__(self, dry_run: bool):
-        self.dry_run = dry_run
+    def __init__(self, dry_run: bool, bucket_named: bool):
+        self.dry_run, self.bucket_named = dry_run, bucket_named
         self.rows = {}  # nodeid -> row
 
     def pytest_runtest_logreport(self, report):
@@ -57,8 +57,8 @@ class Summary:
                 for line in shown:
                     tr.write_line(line)
         if self.dry_run:
-            tr.write_line("dry run: uploads went to the embedded S3; with --deploy they go to the keys above "
-                          "in the real bucket")
+            where = "the same keys in that bucket" if self.bucket_named else "the same keys in the bucket S3_BUCKET names"
+            tr.write_line(f"dry run: the uploads above went to the embedded S3 on loopback; --deploy writes {where}")
 
 
 def _first_line(text):
