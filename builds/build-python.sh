@@ -22,6 +22,10 @@ PYTHON_MINOR=${PYTHON_VERSION%.*}
 
 phase() { echo "::phase:: $1"; }
 
+# Builds of the same inputs should give the same bytes: GCC takes __DATE__/__TIME__ (which
+# CPython puts in sys.version) from SOURCE_DATE_EPOCH when it is set (reproducible-builds.org).
+export SOURCE_DATE_EPOCH=946684800
+
 phase extract
 tar --extract --file "$SOURCE_TARBALL" --strip-components=1 --directory "$SRC_DIR"
 cd "$SRC_DIR"
