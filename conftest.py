@@ -11,7 +11,7 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from harness import engine, publish, s3server, settings
+from harness import changes, engine, publish, s3server, settings
 from harness.build import make_jobs
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
@@ -42,6 +42,8 @@ def pytest_addoption(parser):
     group.addoption("--s3-prefix", metavar="PREFIX", help="key prefix (default: $S3_PREFIX, else none)")
     group.addoption("--source-mirror", action="append", default=[], metavar="URL",
                     help="mirror laid out like python.org/ftp/python (also $PYRUNTIMES_SOURCE_MIRRORS)")
+    group.addoption("--changed-since", metavar="REF",
+                    help="only the pairs whose inputs changed since the git ref (for pull-request checks)")
     group.addoption("--out-dir", default=str(ROOT / "out"), metavar="DIR",
                     help="where archives, logs and work folders go (default: ./out)")
 
@@ -68,7 +70,10 @@ def _configure(config):
                          "use --profile release (the default) with --deploy")
     env_file = settings.read_env_file(opt.env_file) if opt.env_file else {}
     target = _target(config, env_file)
-    config.stash[MATRIX] = [(formulas[r], stacks[s]) for r in runtimes for s in stack_names]
+    matrix = [(formulas[r], stacks[s]) for r in runtimes for s in stack_names]
+    if opt.changed_since:
+        matrix = changes.select_pairs(matrix, changes.changed_files(ROOT, opt.changed_since))
+    config.stash[MATRIX] = matrix
     config.stash[TARGET] = target
     config.pluginmanager.register(Summary(dry_run=target.dry_run, bucket_named=target.bucket != DRY_RUN_BUCKET),
                                   "pyruntimes-summary")
@@ -141,6 +146,15 @@ def pytest_generate_tests(metafunc):
                                                  f"(its formula lists {', '.join(formula.stacks)})"))
         params.append(pytest.param((formula, stack), id=f"{formula.name}-{stack.name}", marks=marks))
     metafunc.parametrize("pair", params)
+
+
+def pytest_collection_modifyitems(config, items):
+    # With no pair selected (e.g. --changed-since after a docs-only change), parametrize leaves a
+    # placeholder case that would only report "empty parameter set": drop it.
+    empty = [item for item in items if item.originalname == "test_runtime" and "[NOTSET" in item.name]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+        items[:] = [item for item in items if item not in empty]
 
 
 @pytest.fixture(scope="session")

@@ -63,3 +63,10 @@ def test_malformed_stack_names_file_and_field(tmp_path):
     stack.write_text(stack.read_text().replace("[run]\n", "[run]\nflavour = 1\n"))
     result = run_harness("--out-dir", str(tmp_path / "out"), cwd=project)
     assert_one_line_error(result, "debian-13/stack.toml: field 'run.flavour'", "not a known field")
+
+
+def test_no_engine_answering_is_one_line_before_any_work(tmp_path):
+    result = run_harness("--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick",
+                         "--out-dir", str(tmp_path / "out"), env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    assert_one_line_error(result, "no Docker engine answers", "make engine")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,38 @@
+"""--changed-since REF: the pairs whose inputs changed since a git ref (for pull-request checks).
+
+A changed formula selects its runtime's pairs; a changed stack folder, that stack's pairs; a
+change to anything that shapes every build (the build script, the harness code, the pinned
+dependencies) selects all pairs. Documentation, the project's own tests and CI files select none.
+"""
+
+import subprocess
+from pathlib import Path
+
+from .errors import UsageError
+
+# Paths (or folders, ending in "/") whose change can alter every archive or its verification.
+AFFECTS_ALL = ("builds/build-python.sh", "harness/", "conftest.py", "test_runtimes.py", "requirements.txt",
+               "pytest.ini")
+
+
+def changed_files(root: Path, ref: str) -> list[str]:
+    """Files that differ between REF and the working tree (committed or not)."""
+    merge_base = subprocess.run(["git", "merge-base", ref, "HEAD"], cwd=root, capture_output=True, text=True)
+    if merge_base.returncode != 0:
+        raise UsageError(f"--changed-since {ref}: not a git ref this checkout knows "
+                         f"({merge_base.stderr.strip().splitlines()[-1] if merge_base.stderr.strip() else 'no merge base'})"
+                         "; fetch it first, e.g. git fetch origin main, and pass origin/main")
+    diff = subprocess.run(["git", "diff", "--name-only", merge_base.stdout.strip()], cwd=root,
+                          capture_output=True, text=True, check=True)
+    untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=root,
+                               capture_output=True, text=True, check=True)
+    return sorted(set(diff.stdout.split()) | set(untracked.stdout.split()))
+
+
+def select_pairs(pairs, files):
+    """The pairs the changed files affect."""
+    if any(f == path or (path.endswith("/") and f.startswith(path)) for f in files for path in AFFECTS_ALL):
+        return list(pairs)
+    runtimes = {Path(f).stem for f in files if f.startswith("builds/runtimes/") and f.endswith(".toml")}
+    stacks = {f.split("/")[1] for f in files if f.startswith("stacks/") and f.count("/") >= 2}
+    return [(formula, stack) for formula, stack in pairs if formula.name in runtimes or stack.name in stacks]

@@ -1,0 +1,62 @@
+"""--changed-since selects the pairs whose inputs changed, in real git repositories."""
+
+import subprocess
+
+import pytest
+
+from tests.helpers import copy_project, run_harness
+
+
+@pytest.fixture
+def repo(tmp_path):
+    project = copy_project(tmp_path / "project")
+    (project / "README.md").write_text("docs\n")
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"],
+                    ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"]):
+        subprocess.run(["git", *command], cwd=project, check=True)
+    return project
+
+
+def commit(repo, message="change"):
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], cwd=repo, check=True)
+
+
+def selected(repo, *args):
+    result = run_harness("test_runtimes.py", "--collect-only", "-q", "--changed-since", "main~1", *args, cwd=repo)
+    assert result.returncode in (0, 5), result.stdout + result.stderr
+    return sorted(line.split("[")[1].rstrip("]") for line in result.stdout.splitlines() if "::test_runtime[" in line)
+
+
+def test_changed_formula_selects_only_its_pairs(repo):
+    formula = repo / "builds" / "runtimes" / "python-3.13.5.toml"
+    formula.write_text(formula.read_text() + 'configure_args = ["--with-lto=thin"]\n')
+    commit(repo)
+    assert selected(repo) == ["python-3.13.5-debian-12", "python-3.13.5-debian-13"]
+    assert selected(repo, "--stacks", "debian-13") == ["python-3.13.5-debian-13"]
+
+
+def test_changed_stack_folder_selects_only_its_pairs(repo):
+    stack = repo / "stacks" / "debian-13" / "stack.toml"
+    stack.write_text(stack.read_text().replace('"libexpat1",\n]', '"libexpat1",\n    "tzdata",\n]'))
+    commit(repo)
+    assert selected(repo) == ["python-3.11.2-debian-13", "python-3.13.15-debian-13", "python-3.13.5-debian-13"]
+
+
+def test_changed_build_script_selects_every_pair(repo):
+    script = repo / "builds" / "build-python.sh"
+    script.write_text(script.read_text() + "# a comment\n")
+    commit(repo)
+    assert len(selected(repo)) == 6
+
+
+def test_documentation_change_selects_nothing(repo):
+    (repo / "README.md").write_text("more docs\n")
+    commit(repo)
+    assert selected(repo) == []
+
+
+def test_unknown_ref_is_one_line(repo):
+    result = run_harness("--changed-since", "no-such-branch", cwd=repo)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --changed-since no-such-branch: not a git ref") and result.stdout == ""
