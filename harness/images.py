@@ -29,28 +29,28 @@ def ensure_stack_images(client, stack, lock_dir: Path, log=print):
     """Return (build image, run image) for the stack, making whatever is missing."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_dir / f"images-{stack.name}.lock")):
-        base = ensure_base_image(client, stack, log)
-        build = _ensure_layered(client, stack, "build", base, log)
-        run = _ensure_layered(client, stack, "run", base, log)
+        build = _ensure_layered(client, stack, "build", ensure_base_image(client, stack, "build", log), log)
+        run = _ensure_layered(client, stack, "run", ensure_base_image(client, stack, "run", log), log)
     return build, run
 
 
-def ensure_base_image(client, stack, log):
-    inputs = {"image": stack.base_image, "suite": stack.debian_suite, "variant": "minbase"}
-    tag = _tag(stack, "base", inputs)
+def ensure_base_image(client, stack, role, log):
+    name = stack.base_for(role)
+    inputs = {"image": name, "suite": stack.debian_suite, "variant": "minbase"}
+    tag = f"{REPOSITORY}/{stack.name}-base:{inputs_sha256(inputs)[:16]}"
     existing = _get(client, tag)
     if existing:
         return existing
     try:
-        log(f"{stack.name}: pulling {stack.base_image}")
-        image = client.images.pull(stack.base_image)
+        log(f"{stack.name}: pulling {name}")
+        image = client.images.pull(name)
     except docker.errors.APIError as exc:
         if not stack.debian_suite:
             raise PairError(
-                f"stack {stack.name}: base image {stack.base_image} cannot be pulled "
+                f"stack {stack.name}: base image {name} cannot be pulled "
                 f"({exc.explanation or exc}) and the stack names no debian_suite to bootstrap from"
             ) from None
-        log(f"{stack.name}: {stack.base_image} cannot be pulled; bootstrapping {stack.debian_suite} from Debian")
+        log(f"{stack.name}: {name} cannot be pulled; bootstrapping {stack.debian_suite} from Debian")
         image = _bootstrap(client, stack, log)
     image.tag(*tag.split(":"))
     return client.images.get(tag)
@@ -59,7 +59,7 @@ def ensure_base_image(client, stack, log):
 def _bootstrap(client, stack, log):
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
         raise PairError(
-            f"stack {stack.name}: base image {stack.base_image} cannot be pulled, and bootstrapping "
+            f"stack {stack.name}: base image {stack.build_base} cannot be pulled, and bootstrapping "
             f"needs root and debootstrap (apt-get install debootstrap)"
         )
     try:
@@ -92,13 +92,16 @@ def _ensure_layered(client, stack, role, base, log):
     if existing:
         return existing
     log(f"{stack.name}: building the {role} image ({len(inputs['packages'])} packages)")
-    dockerfile = "\n".join([
-        f"FROM {base.id}",
-        "ARG DEBIAN_FRONTEND=noninteractive",
-        # --no-install-recommends: the image holds what the list names and what that needs, no more.
-        "RUN apt-get update -q && apt-get install -y -q --no-install-recommends "
-        + " ".join(inputs["packages"]) + " && rm -rf /var/lib/apt/lists/*",
-    ])
+    lines = [f"FROM {base.id}"]
+    if inputs["packages"]:
+        lines += [
+            "USER root",  # some bases (heroku/heroku:NN) default to an unprivileged user
+            "ARG DEBIAN_FRONTEND=noninteractive",
+            # --no-install-recommends: the image holds what the list names and what that needs, no more.
+            "RUN apt-get update -q && apt-get install -y -q --no-install-recommends "
+            + " ".join(inputs["packages"]) + " && rm -rf /var/lib/apt/lists/*",
+        ]
+    dockerfile = "\n".join(lines)
     try:
         image, _ = client.images.build(
             fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True, pull=False,

@@ -17,17 +17,21 @@ class Stack:
     name: str  # the folder's name: debian-12, heroku-24
     description: str
     architectures: tuple
-    base_image: str  # pulled when a registry answers
+    build_base: str  # image the build image starts from; pulled when a registry answers
+    run_base: str  # image the run image starts from (the same as build_base for Debian stacks)
     debian_suite: str  # else bootstrapped from the host's Debian archive ("" = cannot be)
     build_packages: tuple
     run_packages: tuple
     path: Path = None
     inputs_hash: str = ""  # sha256 over every file in the stack's folder
 
+    def base_for(self, role: str) -> str:
+        return self.build_base if role == "build" else self.run_base
+
     def image_inputs(self, role: str) -> dict:
         """What decides the bytes of the stack's build or run image."""
         packages = self.build_packages if role == "build" else self.run_packages
-        return {"base": self.base_image, "suite": self.debian_suite, "role": role, "packages": list(packages)}
+        return {"base": self.base_for(role), "suite": self.debian_suite, "role": role, "packages": list(packages)}
 
 
 def load_stack(directory: Path) -> Stack:
@@ -38,19 +42,26 @@ def load_stack(directory: Path) -> Stack:
     for arch in architectures:
         if arch not in ARCHITECTURES:
             raise fields.error("architectures", f"{arch!r} is not one of {', '.join(sorted(ARCHITECTURES))}")
-    base = fields.table_of("base")
+    base = fields.table_of("base", required=False)
     base.reject_unknown({"image", "debian_suite"})
     build, run = fields.table_of("build"), fields.table_of("run")
     for table in (build, run):
-        table.reject_unknown({"packages"})
+        table.reject_unknown({"packages", "image"})
         for package in table.strings("packages"):
             if not PACKAGE_RE.match(package):
                 raise table.error("packages", f"{package!r} is not a Debian package name")
+    shared_base = base.get("image", str, required=False, default="")
+    bases = {}
+    for role, table in (("build", build), ("run", run)):
+        bases[role] = table.get("image", str, required=False, default=shared_base)
+        if not bases[role]:
+            raise table.error("image", "is missing (or set [base] image for both build and run)")
     return Stack(
         name=directory.name,
         description=fields.get("description", str),
         architectures=architectures,
-        base_image=base.get("image", str),
+        build_base=bases["build"],
+        run_base=bases["run"],
         debian_suite=base.get("debian_suite", str, required=False, default=""),
         build_packages=build.strings("packages"),
         run_packages=run.strings("packages"),

@@ -184,3 +184,20 @@ def test_unreachable_s3_keeps_the_archive_and_a_later_run_publishes_it(first_bui
     assert sorted(uploaded_keys(client)) == sorted([
         "debian-12/amd64/python-3.11.2.tar.zst", "debian-12/amd64/python-3.11.2.tar.zst.json",
         "debian-12/amd64/python-3.11.2.tar.zst.sha256", "manifest.json"])
+
+
+def test_stack_whose_base_image_cannot_be_had_fails_its_pairs_with_one_line(tmp_path):
+    """Like a heroku stack where no registry answers: no image, no debian_suite to bootstrap."""
+    project = copy_project(tmp_path / "project")
+    folder = project / "stacks" / "nowhere-1"
+    folder.mkdir()
+    (folder / "stack.toml").write_text('description = "an image no registry has"\narchitectures = ["amd64"]\n'
+                                       '[build]\nimage = "pyruntimes-test/no-such-image:1-build"\npackages = []\n'
+                                       '[run]\nimage = "pyruntimes-test/no-such-image:1"\npackages = []\n')
+    result = run_harness("--runtimes", "python-3.11.2", "--stacks", "nowhere-1", "--profile", "quick",
+                         "--out-dir", str(tmp_path / "out"), cwd=project)
+    assert result.returncode == 1, result.stdout[-3000:]
+    reason = failure_reason(result.stdout)
+    assert ("stack nowhere-1: base image pyruntimes-test/no-such-image:1-build cannot be pulled" in reason
+            and "no debian_suite to bootstrap from" in reason), reason
+    assert "Traceback" not in result.stdout
