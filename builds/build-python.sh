@@ -72,6 +72,11 @@ export LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
 #   _tkinter needs Tcl/Tk and X11, which server run images do not have.
 #   nis needs libnsl, which run images do not have; deprecated in 3.11, removed in 3.13 (PEP 594).
 export py_cv_module__tkinter=n/a py_cv_module_nis=n/a
+# Before 3.11, setup.py builds these modules and knows nothing of py_cv_module_*; a *disabled*
+# section in Modules/Setup.local is how to leave them out there (read by makesetup).
+if [ "${PYTHON_MINOR#3.}" -lt 11 ]; then
+    printf '*disabled*\n_tkinter\nnis\n' >>Modules/Setup.local
+fi
 
 ./configure "${CONFIGURE_ARGS[@]}"
 
