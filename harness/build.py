@@ -7,6 +7,7 @@ the pair's log; "::phase::" lines report progress and are timed.
 """
 
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +58,13 @@ def run_build(client, image, formula, source: Path, profile, jobs, prefix_dir: P
         "CONFIGURE_EXTRA": "\n".join(formula.configure_args),
         "HOME": "/tmp",
     }
+    # A snapshot of the script, not the file itself: bash reads a script as it runs, so an edit
+    # to builds/build-python.sh during a long build would otherwise break that build midway.
+    script = prefix_dir.parent / f".build-python-{prefix_dir.name}.sh"
+    shutil.copyfile(BUILD_SCRIPT, script)
     volumes = {
         str(source): {"bind": f"/src/{source.name}", "mode": "ro"},
-        str(BUILD_SCRIPT): {"bind": "/opt/pyruntimes/build-python.sh", "mode": "ro"},
+        str(script): {"bind": "/opt/pyruntimes/build-python.sh", "mode": "ro"},
         str(prefix_dir): {"bind": PREFIX, "mode": "rw"},
     }
     result = BuildResult()
@@ -89,6 +94,7 @@ def run_build(client, image, formula, source: Path, profile, jobs, prefix_dir: P
         result.phase_seconds.pop("done", None)
     finally:
         log_file.flush()
+        script.unlink(missing_ok=True)
         try:
             container.remove(force=True)
         except docker.errors.APIError:
