@@ -4,8 +4,6 @@ Registered as a pytest plugin by conftest. It reads what each pair recorded with
 which xdist carries from the workers to the controller, so the table is the same with -n N.
 """
 
-from pathlib import Path
-
 FAILED_SUBTEST_LIMIT = 8
 
 
@@ -74,9 +72,3 @@ def _seconds(value):
     value = float(value)
     return f"{int(value // 60)}m{int(value % 60):02d}s" if value >= 60 else f"{value:.0f}s"
 
-
-def relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
