@@ -9,11 +9,13 @@ xdist carries back to the controller) and raises PairError with one line when it
 import json
 import platform
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import zstandard
+from filelock import FileLock
 
 from . import archive as archive_mod
 from . import build, images, publish, sources, verify
@@ -102,6 +104,12 @@ class Case:
         self.prepare_images()
         key = self.cache_key()
         archive = self.archive_path(key)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        # Two runs sharing an out folder: the first builds this key, the other waits and reuses it.
+        with FileLock(str(archive) + ".lock"):
+            return self._build_or_reuse(source, key, archive)
+
+    def _build_or_reuse(self, source: Path, key: str, archive: Path) -> tuple[Path, str]:
         reused = self._reusable(archive)
         if reused:
             self.say(f"reusing {archive.name} (same inputs, sha256 verified)")
@@ -187,7 +195,9 @@ class Case:
         started = time.monotonic()
         checks = verify.hygiene_checks(archive)
         checks.append(verify.build_log_check(self.log_path))
-        work = self.ctx.out_dir / "work" / self.pair
+        # A folder of this run's own: another run may be verifying the same pair right now.
+        (self.ctx.out_dir / "work").mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{self.pair}-", dir=self.ctx.out_dir / "work"))
         try:
             wheels = verify.fetch_wheels(self.ctx.cache_dir, log=self.say)
             runtime, libraries = verify.runtime_checks(self.ctx.docker, self.run_image, archive, self.formula.version,

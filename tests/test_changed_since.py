@@ -40,7 +40,9 @@ def test_changed_formula_selects_only_its_pairs(repo):
 
 def test_changed_stack_folder_selects_only_its_pairs(repo):
     stack = repo / "stacks" / "debian-13" / "stack.toml"
-    stack.write_text(stack.read_text().replace('"libexpat1",\n]', '"libexpat1",\n    "tzdata",\n]'))
+    text = stack.read_text()
+    stack.write_text(text.replace('    "ca-certificates",\n', '    "ca-certificates",\n    "tzdata",\n'))
+    assert stack.read_text() != text
     commit(repo)
     formulas = sorted(p.stem for p in (repo / "builds" / "runtimes").glob("*.toml"))
     assert selected(repo) == sorted(f"{formula}-debian-13" for formula in formulas)
