@@ -169,7 +169,7 @@ def run_context(pytestconfig):
     return RunContext(
         root=ROOT,
         out_dir=Path(opt.out_dir).resolve(),
-        cache_dir=Path(os.environ.get("PYRUNTIMES_CACHE", Path.home() / ".cache" / "pyruntimes")),
+        cache_dir=settings.cache_dir(),
         profile=opt.profile,
         rebuild=opt.rebuild,
         mirrors=mirrors,

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import engine, images
+from . import engine, images, settings
 from .errors import PairError, UsageError
 from .selection import parse_names
 from .stacks import load_stacks
@@ -23,9 +23,7 @@ def main(argv=None):
         stacks = load_stacks(ROOT / "stacks")
         (name,) = parse_names([args.stack], list(stacks), "stack", "STACK")
         client = engine.connect()
-        import os
-        cache = Path(os.environ.get("PYRUNTIMES_CACHE", Path.home() / ".cache" / "pyruntimes"))
-        build, _ = images.ensure_stack_images(client, stacks[name], cache / "locks",
+        build, _ = images.ensure_stack_images(client, stacks[name], settings.cache_dir() / "locks",
                                               log=lambda message: print(message, file=sys.stderr))
     except (UsageError, PairError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -30,7 +30,8 @@ class BuildResult:
 
 
 def container_options(image, run_id, pair):
-    """The settings every build container gets; the network test uses them too."""
+    """Isolation every container we run gets (build and verification): no network, the host
+    user, our labels. The network test uses them too."""
     return dict(
         image=image.id,
         network_mode="none",

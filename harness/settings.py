@@ -17,6 +17,11 @@ AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "
             "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL_S3")
 
 
+def cache_dir() -> Path:
+    """Verified sources, the private apt index, wheels and locks: $PYRUNTIMES_CACHE, else ~/.cache/pyruntimes."""
+    return Path(os.environ.get("PYRUNTIMES_CACHE", Path.home() / ".cache" / "pyruntimes"))
+
+
 def read_env_file(path: str) -> dict:
     """Parse KEY=VALUE lines; '#' comments and blank lines are skipped; a bare KEY takes the
     environment's value (as docker run --env-file does). Values are taken literally, as Docker

@@ -11,17 +11,19 @@ The containers have no network: the TLS check talks to a server on the container
 
 import datetime
 import json
-import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker.errors
+from filelock import FileLock
 
 from . import archive as archive_mod
 from .build import PREFIX as BUILD_PREFIX
-from .engine import LABEL
+from .build import container_options
 
 VERIFY_PREFIX = "/opt/verify/python"
 CHECKS_SCRIPT = Path(__file__).resolve().parent / "runtime_checks.py"
@@ -154,10 +156,6 @@ def _c_extension_check(client, build_image, volumes, wheels, run_id, pair) -> Ch
 
 def fetch_wheels(cache_dir: Path, log=print) -> Path:
     """The setuptools wheel the C-extension check needs, downloaded once into the cache."""
-    import subprocess
-    import sys
-    from filelock import FileLock
-
     wheels = cache_dir / "wheels" / SETUPTOOLS.replace("==", "-")
     wheels.mkdir(parents=True, exist_ok=True)
     with FileLock(str(wheels) + ".lock"):
@@ -191,11 +189,8 @@ def _shared_library_check(ldd_out: str, libraries: dict) -> Check:
 
 
 def _run(client, image, command, volumes, run_id, pair, with_status=False):
-    container = client.containers.run(
-        image.id, command=command, volumes=volumes, network_mode="none", detach=True,
-        user=f"{os.getuid()}:{os.getgid()}", environment={"HOME": "/tmp"}, working_dir="/tmp",
-        labels={f"{LABEL}.run": run_id, f"{LABEL}.pair": pair},
-    )
+    container = client.containers.run(command=command, volumes=volumes, environment={"HOME": "/tmp"},
+                                      **container_options(image, run_id, pair))
     try:
         status = container.wait(timeout=900)["StatusCode"]
         out = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("conftest.py", "test_runtimes.py", "pytest.ini", "harness", "builds", "stacks")
 
@@ -36,4 +38,4 @@ def copy_project(dest: Path) -> Path:
 
 
 def source_cache() -> Path:
-    return Path(os.environ.get("PYRUNTIMES_CACHE", Path.home() / ".cache" / "pyruntimes"))
+    return settings.cache_dir()
