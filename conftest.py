@@ -11,8 +11,8 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from harness import changes, engine, publish, s3server, settings
-from harness.build import make_jobs
+from harness import changes, engine, jobserver, publish, s3server, settings
+from harness.build import usable_cores
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
 from harness.formulas import load_formulas
@@ -87,6 +87,10 @@ def _configure(config):
             config.stash[S3_SERVER] = server
             os.environ[s3server.ENDPOINT_ENV] = endpoint  # xdist workers inherit it
         os.environ.setdefault("PYRUNTIMES_RUN_ID", uuid.uuid4().hex[:12])
+        # One pool of make job slots, as many as cores, for all of this run's builds.
+        pool = jobserver.JobServer(usable_cores())
+        config.stash[JOBSERVER] = pool
+        os.environ[jobserver.ENV] = str(pool.path)  # xdist workers inherit it
 
 
 def _target(config, env_file):
@@ -128,11 +132,15 @@ def pytest_unconfigure(config):
     server = config.stash.get(S3_SERVER, None)
     if server is not None:
         server.stop()
+    pool = config.stash.get(JOBSERVER, None)
+    if pool is not None:
+        pool.close()
 
 
 MATRIX = pytest.StashKey[list]()
 TARGET = pytest.StashKey[object]()
 S3_SERVER = pytest.StashKey[object]()
+JOBSERVER = pytest.StashKey[object]()
 
 
 def pytest_generate_tests(metafunc):
@@ -160,7 +168,6 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def run_context(pytestconfig):
     opt = pytestconfig.option
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     mirrors = tuple(opt.source_mirror) + tuple(
         m for m in os.environ.get("PYRUNTIMES_SOURCE_MIRRORS", "").split() if m)
     target = pytestconfig.stash[TARGET]
@@ -173,7 +180,7 @@ def run_context(pytestconfig):
         profile=opt.profile,
         rebuild=opt.rebuild,
         mirrors=mirrors,
-        jobs=make_jobs(workers),
+        jobserver=os.environ.get(jobserver.ENV),
         run_id=os.environ.get("PYRUNTIMES_RUN_ID", "local"),
         docker=engine.connect(),
         target=target,

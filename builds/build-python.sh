@@ -5,7 +5,9 @@
 #   SOURCE_TARBALL   the checksum-verified upstream tarball, mounted from the host's cache
 #   PYTHON_VERSION   X.Y.Z, from the formula
 #   BUILD_PROFILE    "release" (PGO + LTO: what gets deployed) or "quick" (neither: for validation)
-#   MAKE_JOBS        parallel jobs; the harness sizes it so workers x jobs <= cores
+#   JOBSERVER_FD     fd of the run's shared GNU make jobserver (harness/jobserver.py): every build
+#                    of a run draws from one pool of as many slots as cores
+#   MAKE_JOBS        without JOBSERVER_FD (by hand, in `make buildenv`): a private make -j
 #   CONFIGURE_EXTRA  extra configure arguments from the formula, one per line
 # Output: the installed, pruned tree in $PREFIX, a bind mount of a host folder.
 #
@@ -81,7 +83,12 @@ fi
 ./configure "${CONFIGURE_ARGS[@]}"
 
 phase compile
-make -j "$MAKE_JOBS"
+if [ -n "${JOBSERVER_FD:-}" ]; then
+    # No -j here: a -j on the command line would make this make start a jobserver of its own.
+    env MAKEFLAGS="-j --jobserver-auth=$JOBSERVER_FD,$JOBSERVER_FD" make
+else
+    make -j "$MAKE_JOBS"
+fi
 
 phase install
 make install

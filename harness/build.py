@@ -14,6 +14,7 @@ from pathlib import Path
 
 import docker.errors
 
+from . import jobserver
 from .engine import LABEL
 from .errors import PairError
 
@@ -42,19 +43,19 @@ def container_options(image, run_id, pair):
     )
 
 
-def make_jobs(workers: int, cores: int | None = None) -> int:
-    """Jobs per build so that workers x jobs never oversubscribes the cores."""
-    cores = cores or len(os.sched_getaffinity(0))
-    return max(1, cores // max(1, workers))
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0))
 
 
-def run_build(client, image, formula, source: Path, profile, jobs, prefix_dir: Path, log_file, on_phase,
-              run_id="", pair=""):
+def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, log_file, on_phase,
+              run_id="", pair="", jobserver_path=None):
+    """Build in a container. With jobserver_path (the run's shared pool, harness/jobserver.py) the
+    build first waits for a slot of its own, and its make draws further slots from the pool."""
     env = {
         "SOURCE_TARBALL": f"/src/{source.name}",
         "PYTHON_VERSION": formula.version,
         "BUILD_PROFILE": profile,
-        "MAKE_JOBS": str(jobs),
+        "MAKE_JOBS": str(usable_cores()),
         "PREFIX": PREFIX,
         "CONFIGURE_EXTRA": "\n".join(formula.configure_args),
         "HOME": "/tmp",
@@ -68,10 +69,19 @@ def run_build(client, image, formula, source: Path, profile, jobs, prefix_dir: P
         str(script): {"bind": "/opt/pyruntimes/build-python.sh", "mode": "ro"},
         str(prefix_dir): {"bind": PREFIX, "mode": "rw"},
     }
+    command = ["bash", "/opt/pyruntimes/build-python.sh"]
+    if jobserver_path:
+        volumes[str(jobserver_path)] = {"bind": jobserver.CONTAINER_PATH, "mode": "rw"}
+        command = ["bash", "-c", jobserver.CONTAINER_PRELUDE, "jobserver", *command]
+    with jobserver.slot(jobserver_path):
+        on_phase("started (holding a jobserver slot)" if jobserver_path else "started")
+        return _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair)
+
+
+def _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair):
     result = BuildResult()
     container = client.containers.run(
-        command=["bash", "/opt/pyruntimes/build-python.sh"], environment=env, volumes=volumes,
-        **container_options(image, run_id, pair),
+        command=command, environment=env, volumes=volumes, **container_options(image, run_id, pair),
     )
     try:
         phase, started = "start", time.monotonic()

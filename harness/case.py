@@ -34,7 +34,7 @@ class RunContext:
     profile: str
     rebuild: bool
     mirrors: tuple
-    jobs: int
+    jobserver: str | None  # the run's shared make jobserver (a FIFO), or None: see harness/jobserver.py
     run_id: str
     docker: object
     target: publish.Target
@@ -124,13 +124,14 @@ class Case:
         staging.mkdir(parents=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.say(f"building ({self.ctx.profile} profile, make -j{self.ctx.jobs}); log: {self.log_path}")
+            parallel = "slots shared with the run's other builds" if self.ctx.jobserver else "make -j per core"
+            self.say(f"building ({self.ctx.profile} profile, {parallel}); log: {self.log_path}")
             started = time.monotonic()
             with open(self.log_path, "w") as log:
                 result = build.run_build(
-                    self.ctx.docker, self.build_image, self.formula, source, self.ctx.profile, self.ctx.jobs,
+                    self.ctx.docker, self.build_image, self.formula, source, self.ctx.profile,
                     staging, log, on_phase=lambda phase: self.say(f"build: {phase}"),
-                    run_id=self.ctx.run_id, pair=self.pair)
+                    run_id=self.ctx.run_id, pair=self.pair, jobserver_path=self.ctx.jobserver)
             build_seconds = round(time.monotonic() - started, 1)
             self.say("packaging")
             started = time.monotonic()

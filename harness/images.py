@@ -56,12 +56,28 @@ def ensure_base_image(client, stack, role, log):
     return client.images.get(tag)
 
 
+def _ensure_debootstrap(stack, log):
+    """debootstrap is Debian's own tool and small; like the engine (scripts/ensure-docker.sh), we
+    install it only when it is needed and missing, and only as root on a Debian-like host."""
+    if shutil.which("debootstrap"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"{stack.name}: installing debootstrap (apt-get install debootstrap)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        result = subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], capture_output=True, text=True, env=env)
+        if result.returncode != 0:  # a stale package index: refresh it once
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env)
+            result = subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], capture_output=True, text=True, env=env)
+        if result.returncode == 0 and shutil.which("debootstrap"):
+            return
+    raise PairError(
+        f"stack {stack.name}: its base image cannot be pulled, and bootstrapping it needs debootstrap, "
+        f"which is missing (as root: apt-get install debootstrap)"
+    )
+
+
 def _bootstrap(client, stack, log):
-    if os.geteuid() != 0 or not shutil.which("debootstrap"):
-        raise PairError(
-            f"stack {stack.name}: base image {stack.build_base} cannot be pulled, and bootstrapping "
-            f"needs root and debootstrap (apt-get install debootstrap)"
-        )
+    _ensure_debootstrap(stack, log)
     try:
         mirror = debian_archive.host_mirror()
     except debian_archive.Unavailable as exc:
