@@ -35,6 +35,10 @@ def pytest_addoption(parser):
     group.addoption("--profile", default="release", choices=PROFILES,
                     help="release: PGO + LTO, what gets deployed (default); quick: neither, for validation")
     group.addoption("--rebuild", action="store_true", help="build even when an archive with the same inputs exists")
+    group.addoption("--reverify", action="store_true",
+                    help="run the checks even when this archive passed them before in the same images")
+    group.addoption("--plan", action="store_true",
+                    help="only say which pairs would be built and which reused (and their cache keys)")
     group.addoption("--deploy", action="store_true", help="upload to the real bucket (default: the embedded S3)")
     group.addoption("--overwrite", action="store_true", help="replace archives already published")
     group.addoption("--env-file", metavar="PATH", help="S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format")
@@ -179,6 +183,8 @@ def run_context(pytestconfig):
         cache_dir=settings.cache_dir(),
         profile=opt.profile,
         rebuild=opt.rebuild,
+        reverify=opt.reverify or opt.rebuild,
+        plan_only=opt.plan,
         mirrors=mirrors,
         jobserver=os.environ.get(jobserver.ENV),
         run_id=os.environ.get("PYRUNTIMES_RUN_ID", "local"),

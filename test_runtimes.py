@@ -7,6 +7,9 @@ import pytest
 
 
 def test_runtime(case, subtests):
+    if case.ctx.plan_only:  # --plan: say what would be built or reused, do nothing
+        case.plan()
+        return
     source = case.fetch_source()
     archive, sha256 = case.build_and_package(source)
 

@@ -63,10 +63,6 @@ if [ -n "${CONFIGURE_EXTRA:-}" ]; then
     CONFIGURE_ARGS+=("${extra[@]}")
 fi
 
-# $ORIGIN-relative rpath: bin/python3 finds lib/libpython3.X.so next to itself wherever the
-# archive is extracted, without LD_LIBRARY_PATH. LDFLAGS_NODIST keeps it out of sysconfig, so
-# extensions that pip builds later do not inherit it. "\$$" survives make and then the shell.
-export LDFLAGS_NODIST='-Wl,-rpath,\$$ORIGIN/../lib'
 # The distribution's hardening flags (docker-library/python#810, Heroku does the same).
 export CFLAGS="$(dpkg-buildflags --get CFLAGS)"
 export LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
@@ -89,6 +85,18 @@ if [ -n "${JOBSERVER_FD:-}" ]; then
 else
     make -j "$MAKE_JOBS"
 fi
+# bin/python3.X finds lib/libpython3.X.so through an $ORIGIN-relative RUNPATH, wherever the
+# archive is extracted, without LD_LIBRARY_PATH; so does lib/libpython3.so, the stable-ABI shim
+# that embedders link (for it, $ORIGIN/../lib is its own folder). Only these two need one, so
+# only these are relinked with it, and it stays out of sysconfig (extensions that pip builds later
+# must not inherit it). Given to the whole build in LDFLAGS_NODIST instead, PGO's recursive make
+# calls expand "$ORIGIN" once more and leave a cwd-relative "RIGIN/../lib" RUNPATH in every
+# extension module. docker-library/python relinks the interpreter the same way
+# (docker-library/python#784). Quoting: make turns $$ into $, the recipe's shell keeps '...'.
+relink=(python)
+[ -e libpython3.so ] && relink+=(libpython3.so)
+rm -f "${relink[@]}"
+make "${relink[@]}" LDFLAGS_NODIST="-Wl,-rpath,'\$\$ORIGIN/../lib'"
 
 phase install
 make install

@@ -80,6 +80,6 @@ def write_sidecars(archive: Path, sha256: str, record: dict):
 
 
 def _atomic_write(path: Path, text: str):
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")  # two runs may write at once
     partial.write_text(text)
     os.replace(partial, path)

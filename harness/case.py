@@ -33,6 +33,8 @@ class RunContext:
     cache_dir: Path
     profile: str
     rebuild: bool
+    reverify: bool
+    plan_only: bool
     mirrors: tuple
     jobserver: str | None  # the run's shared make jobserver (a FIFO), or None: see harness/jobserver.py
     run_id: str
@@ -99,6 +101,17 @@ class Case:
     def archive_path(self, key) -> Path:
         return (self.ctx.out_dir / "archives" / self.stack.name / self.arch
                 / f"{self.formula.name}-{self.ctx.profile}-{key[:16]}.tar.zst")
+
+    def plan(self) -> str:
+        """What a run would do for this pair, without doing it: 'reuse' or 'build' (--plan)."""
+        self.prepare_images()
+        key = self.cache_key()
+        archive = self.archive_path(key)
+        decision = "reuse" if self._reusable(archive) else "build"
+        self.note("plan", decision)
+        self.note("cache_key", key)
+        self.say(f"would {decision} {archive.name} (cache key {key[:16]})")
+        return decision
 
     def build_and_package(self, source: Path) -> tuple[Path, str]:
         self.prepare_images()
@@ -191,7 +204,27 @@ class Case:
         return expected
 
     # -- 3. verify --------------------------------------------------------------------------------
+    def verification_key(self) -> str:
+        """Every input that can change a verification's outcome: the archive, both images the checks
+        run in, and the checks themselves."""
+        return inputs_sha256({
+            "archive_sha256": self.record["archive_sha256"],
+            "run_image": self.run_image.id,
+            "build_image": self.build_image.id,  # the C-extension check compiles there
+            "checks": verify.checks_sha256(),
+        })
+
     def verify(self, archive: Path):
+        key = self.verification_key()
+        earlier = self.record.get("verification") or {}
+        if (not self.ctx.reverify and self.record.get("verification_key") == key and earlier
+                and all(result["ok"] for result in earlier.values())):
+            # Only passes are reused: a failure is always checked again (it may have been the machine's).
+            self.say(f"reusing the verification of this archive in the same images ({len(earlier)} checks passed)")
+            self.note("verify_reused", True)
+            self.note("time_verify", 0.0)
+            self.note("checks", f"{len(earlier)}/{len(earlier)}")
+            return [verify.Check(name, True, f"reused: {result['detail']}") for name, result in earlier.items()]
         self.say("verifying in the run image")
         started = time.monotonic()
         checks = verify.hygiene_checks(archive)
@@ -208,6 +241,7 @@ class Case:
             shutil.rmtree(work, ignore_errors=True)
         checks += runtime
         self.record["verification"] = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
+        self.record["verification_key"] = key
         self.record["shared_libraries"] = dict(sorted(libraries.items()))
         archive_mod.write_sidecars(archive, self.record["archive_sha256"], self.record)  # now with the results
         self.note("time_verify", round(time.monotonic() - started, 1))

@@ -26,7 +26,7 @@ class Summary:
             row["result"] = "FAILED" + (f" ({report.when})" if report.when != "call" else "")
             row.setdefault("reason", _first_line(report.longreprtext))
         elif report.when == "call" and not row["result"]:
-            row["result"] = "passed"
+            row["result"] = f"would {props['plan']}" if "plan" in props else "passed"
 
     def pytest_terminal_summary(self, terminalreporter):
         if not self.rows:
@@ -39,7 +39,11 @@ class Summary:
             p = row["props"]
             build = "reused" if p.get("reused") else _seconds(p.get("time_build"))
             size = f"{p['size'] / 1e6:.1f} MB" if "size" in p else "-"
-            lines.append((row["pair"], row["result"] or "?", build, _seconds(p.get("time_verify")),
+            if "plan" in p:  # --plan: the cache key in place of the archive's sha256
+                lines.append((row["pair"], row["result"], "-", "-", "-", "-", f"key {p['cache_key']}"))
+                continue
+            verify = "reused" if p.get("verify_reused") else _seconds(p.get("time_verify"))
+            lines.append((row["pair"], row["result"] or "?", build, verify,
                           p.get("checks", "-"), size, p.get("sha256", "-")))
         widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
         for line in [header, *lines]:
@@ -54,7 +58,7 @@ class Summary:
                 tr.write_line(f"  {row['pair']}")
                 for line in shown:
                     tr.write_line(line)
-        if self.dry_run:
+        if self.dry_run and not all("plan" in row["props"] for row in self.rows.values()):
             where = "the same keys in that bucket" if self.bucket_named else "the same keys in the bucket S3_BUCKET names"
             tr.write_line(f"dry run: the uploads above went to the embedded S3 on loopback; --deploy writes {where}")
 

@@ -24,6 +24,7 @@ from filelock import FileLock
 from . import archive as archive_mod
 from .build import PREFIX as BUILD_PREFIX
 from .build import container_options
+from .hashing import file_sha256, inputs_sha256
 
 VERIFY_PREFIX = "/opt/verify/python"
 CHECKS_SCRIPT = Path(__file__).resolve().parent / "runtime_checks.py"
@@ -31,6 +32,7 @@ CEXT_PACKAGE = Path(__file__).resolve().parent / "cext_package"
 # The build backend pip needs for CEXT_PACKAGE; fetched once on the host (containers have no
 # network) and offered to pip with --no-index --find-links.
 SETUPTOOLS = "setuptools==80.9.0"
+
 LOG_FAILURE_PATTERNS = (
     "Failed to build these modules",
     "necessary bits to build these optional modules were not found",
@@ -105,6 +107,8 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
                     BUILD_PREFIX],
                    volumes, run_id, pair)
         if build_image is not None:
+            # readelf comes with the build image's binutils; run images have none.
+            checks.append(_runpath_check(_run(client, build_image, ["sh", "-c", RUNPATH_SCAN], volumes, run_id, pair)))
             checks.append(_c_extension_check(client, build_image, volumes, wheels, run_id, pair))
     finally:
         shutil.rmtree(tree, ignore_errors=True)
@@ -130,6 +134,32 @@ find {VERIFY_PREFIX} -type f | while read -r f; do
   fi
 done
 """
+
+# The same files, through readelf: the search paths each one carries.
+RUNPATH_SCAN = LDD_SCAN.replace('ldd "$f" 2>&1 || true', "readelf -d \"$f\" | grep -E '\\((RUNPATH|RPATH)\\)' || true")
+
+
+def _runpath_check(readelf_out: str) -> Check:
+    """Every RUNPATH/RPATH entry must be $ORIGIN-relative: an absolute one points into the build
+    machine (or a path an app's image may fill), a relative one is resolved against the current
+    directory at run time. And the interpreter must carry one, or it finds no libpython."""
+    bad, with_paths, current = [], {}, None
+    for line in readelf_out.splitlines():
+        if line.startswith("== "):
+            current = line[3:].replace(VERIFY_PREFIX + "/", "")
+            continue
+        match = re.search(r"\((?:RUNPATH|RPATH)\).*\[(.*)\]", line)
+        if match and current:
+            entries = match.group(1).split(":")
+            with_paths[current] = entries
+            bad += [f"{current}: {entry!r}" for entry in entries if not entry.startswith(("$ORIGIN", "${ORIGIN}"))]
+    if bad:
+        return Check("elf_runpaths_relative", False, "search paths not relative to $ORIGIN: " + ", ".join(bad[:10]))
+    interpreters = [name for name in with_paths if re.fullmatch(r"bin/python3\.\d+", name)]
+    if not interpreters:
+        return Check("elf_runpaths_relative", False, "bin/python3.X carries no $ORIGIN RUNPATH to find libpython")
+    return Check("elf_runpaths_relative", True,
+                 f"{len(with_paths)} ELF file(s) with a search path, all $ORIGIN-relative: {', '.join(sorted(with_paths))}")
 
 
 CEXT_SCRIPT = f"""
@@ -235,3 +265,10 @@ def write_tls_material(directory: Path):
     (directory / "server.pem").write_bytes(cert.public_bytes(pem))
     (directory / "server.key").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                              serialization.NoEncryption()))
+
+
+def checks_sha256() -> str:
+    """The checks' own code: a change to any of it means earlier verification results are stale."""
+    files = [Path(__file__), CHECKS_SCRIPT, *sorted(p for p in CEXT_PACKAGE.rglob("*") if p.is_file())]
+    return inputs_sha256({"files": {str(p.relative_to(CHECKS_SCRIPT.parent)): file_sha256(p) for p in files},
+                          "setuptools": SETUPTOOLS})

@@ -9,6 +9,8 @@ from pathlib import Path
 from harness import settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The pair the pipeline tests build for real: the fastest of the runtimes buildable here.
+QUICK_311 = ["--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick"]
 PROJECT_FILES = ("conftest.py", "test_runtimes.py", "pytest.ini", "harness", "builds", "stacks")
 
 

@@ -2,22 +2,18 @@
 image and uploaded to an S3 API over HTTP, driven exactly as a user drives it."""
 
 import json
-import os
 import re
 import subprocess
-import uuid
 
 import boto3
 import pytest
-from filelock import FileLock
 
 from harness import s3server
-from tests.helpers import copy_project, run_harness
+from tests.helpers import QUICK_311, copy_project, run_harness
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
 
 PAIR = "python-3.11.2-debian-12"
-QUICK_311 = ["--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick"]
 
 
 def table_row(output, pair):
@@ -30,28 +26,6 @@ def failure_reason(output):
     reasons = [line.strip() for line in output.splitlines() if line.strip().startswith("failed: ")]
     assert len(reasons) == 1, output[-3000:]
     return reasons[0]
-
-
-@pytest.fixture(scope="session")
-def shared_dir(tmp_path_factory):
-    """A folder shared by this run's xdist workers (each has its own basetemp under one parent)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
-    path = tmp_path_factory.getbasetemp().parent / f"shared-{run[:12]}"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="session")
-def first_build(shared_dir):
-    """One real build of python-3.11.2 on debian-12, made once per run whichever worker asks first;
-    the others wait on the lock and get the same result."""
-    result_file = shared_dir / "first-build.json"
-    with FileLock(str(shared_dir / "first-build.lock")):
-        if not result_file.exists():
-            result = run_harness("test_runtimes.py", *QUICK_311, "--rebuild", "--out-dir", str(shared_dir / "out"))
-            result_file.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout,
-                                               "stderr": result.stderr}))
-    return json.loads(result_file.read_text()), shared_dir / "out"
 
 
 @pytest.fixture
@@ -110,7 +84,14 @@ def test_quick_build_verify_publish_then_reuse(first_build):
     again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out))
     assert again.returncode == 0, again.stdout[-3000:]
     row = table_row(again.stdout, PAIR)
-    assert row[1:3] == ["passed", "reused"] and row[-1] == sha256, row
+    assert row[1:4] == ["passed", "reused", "reused"] and row[-1] == sha256, row
+    assert "reusing the verification of this archive" in again.stdout
+
+    # --reverify runs the checks again on the same archive.
+    forced = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), "--reverify")
+    assert forced.returncode == 0, forced.stdout[-3000:]
+    row = table_row(forced.stdout, PAIR)
+    assert row[1:3] == ["passed", "reused"] and re.fullmatch(r"\d+s", row[3]) and row[4] == f"{passed}/{total}", row
 
 
 def test_run_image_without_a_library_fails_the_shared_library_check(first_build, tmp_path, s3):

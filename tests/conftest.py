@@ -1,0 +1,32 @@
+"""Fixtures shared by the test modules that need a real build."""
+
+import json
+import os
+import uuid
+
+import pytest
+from filelock import FileLock
+
+from tests.helpers import QUICK_311, run_harness
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory):
+    """A folder shared by this run's xdist workers (each has its own basetemp under one parent)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    path = tmp_path_factory.getbasetemp().parent / f"shared-{run[:12]}"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def first_build(shared_dir):
+    """One real build of python-3.11.2 on debian-12, made once per run whichever worker asks first;
+    the others wait on the lock and get the same result."""
+    result_file = shared_dir / "first-build.json"
+    with FileLock(str(shared_dir / "first-build.lock")):
+        if not result_file.exists():
+            result = run_harness("test_runtimes.py", *QUICK_311, "--rebuild", "--out-dir", str(shared_dir / "out"))
+            result_file.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout,
+                                               "stderr": result.stderr}))
+    return json.loads(result_file.read_text()), shared_dir / "out"
