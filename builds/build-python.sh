@@ -106,6 +106,9 @@ phase prune
 # deletes the same). With --disable-test-modules most are gone already.
 find "$PREFIX" -depth -type d \( -name test -o -name tests -o -name idle_test \) -exec rm -rf {} +
 find "$PREFIX" -type f -name '*.a' -delete
+# tkinter and what needs it (IDLE, turtle and its demos): _tkinter is left out on purpose (see
+# configure above), so these cannot be imported anyway; 0.9 MB of a 3.11 archive.
+rm -rf "$PREFIX/lib/python$PYTHON_MINOR"/{idlelib,tkinter,turtledemo,turtle.py}
 # Scripts whose shebang names the build prefix would break once the archive is moved.
 # python3-config is a shell script that finds its prefix at run time, so it stays.
 for script in "$PREFIX"/bin/*; do

@@ -17,13 +17,17 @@ import zstandard
 from .hashing import file_sha256
 
 FIXED_MTIME = 946684800  # 2000-01-01: a fixed value so mtimes never change the archive's bytes
-ZSTD_LEVELS = {"release": 19, "quick": 10}
+# (level, window log). Release archives are built once and downloaded on every deploy: the highest
+# level, with a 64 MB window so that the whole tar (about 40 MB) is one match window; decompression
+# then needs 64 MB of memory. bench/size.py measures the choice (3.11.2 quick tree: level 19 with
+# its default 8 MB window 10.67 MB, this 10.34 MB). Quick archives are for validation: fast.
+ZSTD_LEVELS = {"release": (22, 26), "quick": (10, None)}
 
 
-def pack(tree: Path, archive: Path, level: int) -> str:
+def pack(tree: Path, archive: Path, level: tuple[int, int | None]) -> str:
     """Write tree's contents to archive (via a temporary file); return its sha256."""
     partial = archive.with_name(archive.name + ".partial")
-    compressor = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
+    compressor = zstandard.ZstdCompressor(compression_params=_zstd_params(level))
     try:
         with open(partial, "wb") as raw, compressor.stream_writer(raw, closefd=False) as zstream, \
                 tarfile.open(fileobj=zstream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -77,6 +81,13 @@ def write_sidecars(archive: Path, sha256: str, record: dict):
     """archive.sha256 (sha256sum format) and archive.json (what went in), written atomically."""
     _atomic_write(archive.with_name(archive.name + ".sha256"), f"{sha256}  {archive.name}\n")
     _atomic_write(archive.with_name(archive.name + ".json"), json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def _zstd_params(level):
+    number, window_log = level
+    extra = {"window_log": window_log} if window_log else {}
+    # threads: zstd's output is the same for any number of worker threads (but not for none).
+    return zstandard.ZstdCompressionParameters.from_level(number, threads=-1, write_checksum=1, **extra)
 
 
 def _atomic_write(path: Path, text: str):
