@@ -4,6 +4,7 @@
 #   make test                       the project's own test suite (all set-up included)
 #   make buildenv STACK=debian-12   a shell in the stack's build image, builds/ mounted
 #   make deploy-runtimes RUNTIMES='python-3.13.15 ...' [STACKS='...'] [ENV_FILE=...]
+#   make bench                      the benchmarks of bench/, results in bench/RESULTS.md
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -24,7 +25,7 @@ env_file_opt = $(if $(strip $(ENV_FILE)),--env-file='$(abspath $(ENV_FILE))')
 bucket_opt = $(if $(filter command line,$(origin S3_BUCKET)),--s3-bucket '$(S3_BUCKET)')
 prefix_opt = $(if $(filter command line,$(origin S3_PREFIX)),--s3-prefix '$(S3_PREFIX)')
 
-.PHONY: setup venv engine build test test-slow buildenv deploy-runtimes list clean
+.PHONY: setup venv engine build test test-slow bench buildenv deploy-runtimes list clean
 
 setup: venv engine
 
@@ -47,6 +48,12 @@ test: setup
 
 test-slow: setup
 	$(PY) -m pytest tests -n $(JOBS) -m slow $(PYTEST_ARGS)
+
+# The five benchmarks of bench/ (about 35 min on 2 cores when the release archives of 3.11.2 and
+# 3.13.15 on debian-12 are already in out/, 30 min more when not); results in bench/RESULTS.md.
+BENCHES ?= overhead matrix noop size speed
+bench: setup
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 list: venv
 	$(PY) -m pytest test_runtimes.py --collect-only -q $(if $(strip $(STACKS)),--stacks '$(STACKS)')

@@ -254,6 +254,7 @@ class Case:
         target = self.ctx.target
         keys = publish.keys_for(target, self.stack.name, self.arch, self.formula.name)
         self.say(f"publishing to {target.url(keys['archive'])}" + (" (dry run: embedded S3)" if target.dry_run else ""))
+        started = time.monotonic()
         client = publish.s3_client(target)
         outcome = publish.publish(client, target, keys, archive, sha256, self.record, overwrite=self.ctx.overwrite)
         if outcome.startswith("published"):
@@ -263,6 +264,7 @@ class Case:
                 "formula_sha256": self.formula.file_hash, "arch": self.arch,
             })
         self.note("published", f"{outcome}: {target.url(keys['archive'])}")
+        self.note("time_publish", round(time.monotonic() - started, 1))
         self.say(outcome)
         if outcome.startswith("already published with sha256"):
             raise PairError(f"{target.url(keys['archive'])} {outcome}")
