@@ -4,6 +4,7 @@ The pipeline itself lives in harness/ (one module per concern); test_runtimes.py
 """
 
 import os
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -54,6 +55,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "pair: one runtime x stack build (set by the harness)")
+    # SIGTERM (a CI job cancelled, `kill`) stops the run like Ctrl-C does: cleanup code runs
+    # (containers removed, partial files deleted) instead of Python dying on the spot.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         _configure(config)
     except UsageError as exc:
@@ -90,7 +94,9 @@ def _configure(config):
             server, endpoint = s3server.start()
             config.stash[S3_SERVER] = server
             os.environ[s3server.ENDPOINT_ENV] = endpoint  # xdist workers inherit it
+        # Labels this run's containers (xdist workers inherit it); preset, it lets a caller find them.
         os.environ.setdefault("PYRUNTIMES_RUN_ID", uuid.uuid4().hex[:12])
+        config.stash[RUN_ID] = os.environ["PYRUNTIMES_RUN_ID"]
         # One pool of make job slots, as many as cores, for all of this run's builds.
         pool = jobserver.JobServer(usable_cores())
         config.stash[JOBSERVER] = pool
@@ -123,6 +129,10 @@ def _target(config, env_file):
                           endpoint=credentials.get("AWS_ENDPOINT_URL_S3"), dry_run=False, credentials=credentials)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
 def _is_worker(config):
     return hasattr(config, "workerinput")
 
@@ -133,6 +143,12 @@ def _matrix_requested(config):
 
 
 def pytest_unconfigure(config):
+    if RUN_ID in config.stash:
+        # Whatever happened (an interrupt, a worker killed), no container of this run outlives it.
+        try:
+            engine.remove_run_containers(engine.connect(), config.stash[RUN_ID])
+        except UsageError:
+            pass
     server = config.stash.get(S3_SERVER, None)
     if server is not None:
         server.stop()
@@ -145,6 +161,7 @@ MATRIX = pytest.StashKey[list]()
 TARGET = pytest.StashKey[object]()
 S3_SERVER = pytest.StashKey[object]()
 JOBSERVER = pytest.StashKey[object]()
+RUN_ID = pytest.StashKey[str]()
 
 
 def pytest_generate_tests(metafunc):

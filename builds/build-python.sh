@@ -79,11 +79,26 @@ fi
 ./configure "${CONFIGURE_ARGS[@]}"
 
 phase compile
+MAKE_VARS=()
+if [ "$BUILD_PROFILE" = release ]; then
+    # The PGO training run: CPython's own --pgo selection of tests, run by the instrumented
+    # interpreter. Since 3.12 a failing training test fails the whole build (3.11's Makefile ran it
+    # with "|| true"). A test that fails because a stack library is not what the test expects
+    # (bookworm's expat 2.5.0 carries the reparse-deferral backport, and 3.13.15's test_xml_etree
+    # fails on it) says nothing about the build; the verification checks test the result. So:
+    # train, write the outcome to the log, go on.
+    cat >/tmp/pgo-training.py <<'EOF'
+import subprocess, sys
+status = subprocess.call([sys.executable, "-m", "test", "--pgo", "--timeout=1200"])
+print(f"PGO training run: exit status {status}" + ("" if status == 0 else " (some tests failed; not fatal)"))
+EOF
+    MAKE_VARS+=(PROFILE_TASK=/tmp/pgo-training.py)
+fi
 if [ -n "${JOBSERVER_FD:-}" ]; then
     # No -j here: a -j on the command line would make this make start a jobserver of its own.
-    env MAKEFLAGS="-j --jobserver-auth=$JOBSERVER_FD,$JOBSERVER_FD" make
+    env MAKEFLAGS="-j --jobserver-auth=$JOBSERVER_FD,$JOBSERVER_FD" make "${MAKE_VARS[@]}"
 else
-    make -j "$MAKE_JOBS"
+    make -j "$MAKE_JOBS" "${MAKE_VARS[@]}"
 fi
 # bin/python3.X finds lib/libpython3.X.so through an $ORIGIN-relative RUNPATH, wherever the
 # archive is extracted, without LD_LIBRARY_PATH; so does lib/libpython3.so, the stable-ABI shim

@@ -28,6 +28,7 @@ HEARTBEAT = 60  # seconds between progress lines within one phase
 class BuildResult:
     phase_seconds: dict = field(default_factory=dict)
     exit_code: int = 0
+    killed: str = ""
 
 
 def container_options(image, run_id, pair):
@@ -99,6 +100,10 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
                 log_file.flush()
                 on_phase(f"{phase}, {int(now - started)}s so far ({count} log lines)")
         result.exit_code = container.wait()["StatusCode"]
+        if result.exit_code == 137:  # SIGKILL: say by whom, if the engine knows
+            container.reload()
+            result.killed = ("the container ran out of memory" if container.attrs["State"].get("OOMKilled")
+                             else "the container was killed (SIGKILL)")
         if phase != "done":
             result.phase_seconds[phase] = round(time.monotonic() - started, 1)
         result.phase_seconds.pop("start", None)
@@ -111,7 +116,8 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
         except docker.errors.APIError:
             pass
     if result.exit_code != 0:
-        raise PairError(f"build failed in phase '{phase}' (exit {result.exit_code}); see {log_file.name}")
+        how = result.killed or f"exit {result.exit_code}"
+        raise PairError(f"build failed in phase '{phase}' ({how}); see {log_file.name}")
     return result
 
 

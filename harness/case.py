@@ -152,6 +152,9 @@ class Case:
             pack_seconds = round(time.monotonic() - started, 1)
         except PairError as exc:
             raise PairError(f"{exc}\n{_tail(self.log_path)}") from None
+        except OSError as exc:  # a full disk, mostly: one line, and the finally below cleans up
+            raise PairError(f"building or packaging failed: {exc.strerror or exc} ({exc.filename or archive.parent})"
+                            f"\n{_tail(self.log_path)}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.record = {

@@ -18,3 +18,19 @@ def connect():
             f"no Docker engine answers ({reason}): start one, e.g. 'make engine' or 'sudo systemctl start docker'"
         ) from None
     return client
+
+
+def remove_run_containers(client, run_id) -> int:
+    """Remove every container of this run that is still there (an interrupted run's safety net:
+    each step removes its own containers, but an xdist worker killed mid-step cannot)."""
+    removed = 0
+    try:
+        for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run={run_id}"}):
+            try:
+                container.remove(force=True)
+                removed += 1
+            except docker.errors.APIError:
+                pass
+    except docker.errors.DockerException:
+        pass  # the engine itself is gone: its containers with it
+    return removed

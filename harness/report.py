@@ -4,7 +4,7 @@ Registered as a pytest plugin by conftest. It reads what each pair recorded with
 which xdist carries from the workers to the controller, so the table is the same with -n N.
 """
 
-FAILED_SUBTEST_LIMIT = 8
+LOG_TAIL_LINES = 5
 
 
 class Summary:
@@ -25,6 +25,9 @@ class Summary:
         elif report.failed:
             row["result"] = "FAILED" + (f" ({report.when})" if report.when != "call" else "")
             row.setdefault("reason", _first_line(report.longreprtext))
+            # A failed build's message ends with its log's tail (indented): the last lines go in the table too.
+            row.setdefault("tail", [line.strip() for line in report.longreprtext.splitlines()
+                                    if line.startswith("    ")][-LOG_TAIL_LINES:])
         elif report.when == "call" and not row["result"]:
             row["result"] = f"would {props['plan']}" if "plan" in props else "passed"
 
@@ -54,6 +57,8 @@ class Summary:
                        ("S3", p.get("published"))]
             details.insert(0, ("failed", row.get("reason")))
             shown = [f"    {label}: {value}" for label, value in details if value]
+            if row.get("tail"):
+                shown[1:1] = ["    log tail:"] + [f"      | {line}" for line in row["tail"]]
             if shown:
                 tr.write_line(f"  {row['pair']}")
                 for line in shown:

@@ -4,9 +4,11 @@ import json
 import os
 import uuid
 
+import boto3
 import pytest
 from filelock import FileLock
 
+from harness import s3server
 from tests.helpers import QUICK_311, run_harness
 
 
@@ -30,3 +32,13 @@ def first_build(shared_dir):
             result_file.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout,
                                                "stderr": result.stderr}))
     return json.loads(result_file.read_text()), shared_dir / "out"
+
+
+@pytest.fixture
+def s3():
+    """An S3 API of the test's own, so it can look at what a run uploaded (or did not)."""
+    server, endpoint = s3server.start()
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+    yield endpoint, client
+    server.stop()

@@ -41,3 +41,23 @@ def copy_project(dest: Path) -> Path:
 
 def source_cache() -> Path:
     return settings.cache_dir()
+
+
+def table_row(output, pair):
+    """The summary table's row of a pair, split into cells."""
+    rows = [line.split() for line in output.splitlines() if line.startswith(pair + " ")]
+    assert rows, output[-3000:]
+    return rows[0]
+
+
+def failure_reason(output):
+    reasons = [line.strip() for line in output.splitlines() if line.strip().startswith("failed: ")]
+    assert len(reasons) == 1, output[-3000:]
+    return reasons[0]
+
+
+def uploaded_keys(client, bucket="pyruntimes-dry-run"):
+    names = [b["Name"] for b in client.list_buckets()["Buckets"]]
+    if bucket not in names:
+        return []
+    return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]

@@ -5,44 +5,14 @@ import json
 import re
 import subprocess
 
-import boto3
 import pytest
 
 from harness import s3server
-from tests.helpers import QUICK_311, copy_project, run_harness
+from tests.helpers import QUICK_311, copy_project, failure_reason, run_harness, table_row, uploaded_keys
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
 
 PAIR = "python-3.11.2-debian-12"
-
-
-def table_row(output, pair):
-    rows = [line.split() for line in output.splitlines() if line.startswith(pair + " ")]
-    assert rows, output[-3000:]
-    return rows[0]
-
-
-def failure_reason(output):
-    reasons = [line.strip() for line in output.splitlines() if line.strip().startswith("failed: ")]
-    assert len(reasons) == 1, output[-3000:]
-    return reasons[0]
-
-
-@pytest.fixture
-def s3(request):
-    """An S3 API of the test's own, so it can look at what a run uploaded (or did not)."""
-    server, endpoint = s3server.start()
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
-    yield endpoint, client
-    server.stop()
-
-
-def uploaded_keys(client, bucket="pyruntimes-dry-run"):
-    names = [b["Name"] for b in client.list_buckets()["Buckets"]]
-    if bucket not in names:
-        return []
-    return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
 def test_quick_build_verify_publish_then_reuse(first_build):

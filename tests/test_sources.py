@@ -4,6 +4,7 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import socket
 import threading
 
 import pytest
@@ -98,3 +99,25 @@ def test_debian_source_archive_supplies_the_upstream_tarball(tmp_path):
     path = sources.fetch_source(formula, tmp_path / "cache", log=messages.append)
     assert file_sha256(path) == formula.sha256
     assert any("/pool/main/p/python3.11/python3.11_3.11.2.orig.tar.gz" in m for m in messages), messages
+
+
+def test_a_mirror_that_never_answers_is_given_up_for_the_next(tmp_path, mirror, monkeypatch):
+    """A mirror that accepts the connection and then says nothing: after the timeout, the next
+    candidate is tried and the source still arrives."""
+    root, good = mirror
+    content = b"worth the wait"
+    formula = fake_formula(content)
+    serve(root, "3.99.1", content)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepted by the kernel, never read or answered
+    monkeypatch.setattr(sources, "TIMEOUT", 2)
+    messages = []
+    try:
+        path = sources.fetch_source(formula, tmp_path / "cache",
+                                    mirrors=[f"http://127.0.0.1:{silent.getsockname()[1]}", good], log=messages.append)
+    finally:
+        silent.close()
+    assert path.read_bytes() == content
+    assert any("timed out" in message for message in messages), messages
+    assert not list((tmp_path / "cache").rglob(".partial-*"))
