@@ -225,5 +225,9 @@ def pytest_runtest_call(item):
     try:
         return (yield)
     except PairError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    except engine.GONE as exc:
+        message = (f"the Docker engine stopped answering ({type(exc).__name__}): is it still running? "
+                   "Check with 'docker version'")
+    pytest.fail(message, pytrace=False)  # outside the except: no "during handling of..." chain
 

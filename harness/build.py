@@ -12,10 +12,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker.errors
 
 from . import jobserver
-from .engine import LABEL
+from .engine import LABEL, remove_quietly
 from .errors import PairError
 
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "builds" / "build-python.sh"
@@ -111,10 +110,7 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     finally:
         log_file.flush()
         script.unlink(missing_ok=True)
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:
-            pass
+        remove_quietly(container)
     if result.exit_code != 0:
         how = result.killed or f"exit {result.exit_code}"
         raise PairError(f"build failed in phase '{phase}' ({how}); see {log_file.name}")

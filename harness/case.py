@@ -18,7 +18,7 @@ import zstandard
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import build, images, publish, sources, verify
+from . import build, engine, images, publish, sources, verify
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
 
@@ -152,6 +152,8 @@ class Case:
             pack_seconds = round(time.monotonic() - started, 1)
         except PairError as exc:
             raise PairError(f"{exc}\n{_tail(self.log_path)}") from None
+        except engine.GONE:
+            raise  # requests' errors are OSErrors too; conftest reports the engine's going
         except OSError as exc:  # a full disk, mostly: one line, and the finally below cleans up
             raise PairError(f"building or packaging failed: {exc.strerror or exc} ({exc.filename or archive.parent})"
                             f"\n{_tail(self.log_path)}") from None

@@ -2,10 +2,21 @@
 
 import docker
 import docker.errors
+import requests.exceptions
 
 from .errors import UsageError
 
 LABEL = "io.pyruntimes"  # every container and image we make carries labels under this prefix
+# What the Docker SDK raises when the engine stops answering mid-run (it speaks HTTP through requests).
+GONE = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
+def remove_quietly(container):
+    """Remove a container of ours, whatever state it (or the engine) is in."""
+    try:
+        container.remove(force=True)
+    except (docker.errors.APIError, *GONE):
+        pass
 
 
 def connect():
@@ -26,11 +37,8 @@ def remove_run_containers(client, run_id) -> int:
     removed = 0
     try:
         for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run={run_id}"}):
-            try:
-                container.remove(force=True)
-                removed += 1
-            except docker.errors.APIError:
-                pass
-    except docker.errors.DockerException:
+            remove_quietly(container)
+            removed += 1
+    except (docker.errors.DockerException, *GONE):
         pass  # the engine itself is gone: its containers with it
     return removed

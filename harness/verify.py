@@ -18,12 +18,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker.errors
 from filelock import FileLock
 
 from . import archive as archive_mod
 from .build import PREFIX as BUILD_PREFIX
 from .build import container_options
+from .engine import remove_quietly
 from .hashing import file_sha256, inputs_sha256
 
 VERIFY_PREFIX = "/opt/verify/python"
@@ -226,10 +226,7 @@ def _run(client, image, command, volumes, run_id, pair, with_status=False):
         out = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         return (out, status) if with_status else out
     finally:
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:
-            pass
+        remove_quietly(container)
 
 
 def write_tls_material(directory: Path):

@@ -2,8 +2,10 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from harness import settings
@@ -61,3 +63,63 @@ def uploaded_keys(client, bucket="pyruntimes-dry-run"):
     if bucket not in names:
         return []
     return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+class EngineProxy:
+    """A unix socket that forwards to the Docker engine's. A run pointed at it (DOCKER_HOST) sees
+    the engine go away, for real, when stop() closes the socket and every connection through it."""
+
+    def __init__(self, path: Path):
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        assert host.startswith("unix://"), "the engine proxy forwards unix sockets only"
+        self.target, self.path, self.connections = host[len("unix://"):], path, []
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(path))
+        self.server.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"unix://{self.path}"
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return  # stopped
+            engine = socket.socket(socket.AF_UNIX)
+            engine.connect(self.target)
+            self.connections += [client, engine]
+            for source, sink in ((client, engine), (engine, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        # shutdown() wakes the thread blocked in accept(); close() alone would leave the listening
+        # socket alive (and accepting) until then. Unlinked, the path refuses new connections.
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.server.close()
+        self.path.unlink(missing_ok=True)
+        for connection in self.connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            except OSError:
+                pass

@@ -18,7 +18,7 @@ import pytest
 from harness import archive as archive_mod
 from harness import s3server
 from harness.engine import LABEL
-from tests.helpers import (QUICK_311, ROOT, copy_project, failure_reason, run_harness, source_cache, table_row,
+from tests.helpers import (QUICK_311, ROOT, EngineProxy, copy_project, failure_reason, run_harness, source_cache, table_row,
                            uploaded_keys)
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
@@ -41,8 +41,9 @@ def leftovers(out: Path):
     return found + list((source_cache() / "sources").rglob(".partial-*"))
 
 
-def start_harness(*args, run_id, cwd=ROOT, new_session=False):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_ADDOPTS"))}
+def start_harness(*args, run_id, cwd=ROOT, new_session=False, env=None):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_ADDOPTS"))},
+           **(env or {})}
     env["PYRUNTIMES_RUN_ID"] = run_id
     return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", *args],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -102,6 +103,29 @@ def test_a_killed_build_container_fails_the_pair_and_leaves_nothing(tmp_path, do
     assert process.returncode == 1, output[-3000:]
     assert "(the container was killed (SIGKILL))" in output, output[-3000:]
     assert containers_of(docker_client, run_id) == []
+    assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
+
+
+def test_the_engine_going_away_mid_build_fails_the_pair_with_one_line(tmp_path, docker_client):
+    """The run reaches the engine through a socket proxy; closing it mid-build is, for the run, the
+    engine stopping. (The real engine goes on, so the test removes the container it left.)"""
+    run_id = uuid.uuid4().hex[:12]
+    out = tmp_path / "out"
+    proxy = EngineProxy(tmp_path / "docker.sock")
+    process = start_harness(*QUICK_311, "--rebuild", "--out-dir", str(out), run_id=run_id,
+                            env={"DOCKER_HOST": proxy.url})
+    try:
+        wait_for_build_container(docker_client, run_id, process)
+        proxy.stop()
+        output, _ = process.communicate(timeout=300)
+    finally:
+        process.kill()
+        for container in containers_of(docker_client, run_id):
+            container.remove(force=True)
+    assert process.returncode == 1, output[-3000:]
+    assert table_row(output, PAIR)[1] == "FAILED"
+    assert failure_reason(output).startswith("failed: the Docker engine stopped answering"), output[-3000:]
+    assert "Traceback" not in output
     assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
 
 
