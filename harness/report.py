@@ -4,6 +4,8 @@ Registered as a pytest plugin by conftest. It reads what each pair recorded with
 which xdist carries from the workers to the controller, so the table is the same with -n N.
 """
 
+import re
+
 LOG_TAIL_LINES = 5
 
 
@@ -70,7 +72,8 @@ class Summary:
 
 def _first_line(text):
     """The message of a one-line failure (pytest.fail with pytrace=False), else the error's line."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    # Under xdist a report starts with the worker's "[gw0] linux -- Python ..." line: not the message.
+    lines = [line for line in text.splitlines() if line.strip() and not re.match(r"\[gw\d+\] ", line)]
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
     return (errors[0] if errors else lines[0] if lines else "").removeprefix("Failed: ")[:300]
 

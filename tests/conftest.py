@@ -2,6 +2,7 @@
 
 import json
 import os
+import urllib.request
 import uuid
 
 import boto3
@@ -38,6 +39,8 @@ def first_build(shared_dir):
 def s3():
     """An S3 API of the test's own, so it can look at what a run uploaded (or did not)."""
     server, endpoint = s3server.start()
+    # moto keeps its buckets per process, not per server: start each test from an empty S3.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="x", aws_secret_access_key="x")
     yield endpoint, client

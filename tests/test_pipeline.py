@@ -2,6 +2,7 @@
 image and uploaded to an S3 API over HTTP, driven exactly as a user drives it."""
 
 import json
+import os
 import re
 import subprocess
 
@@ -55,7 +56,7 @@ def test_quick_build_verify_publish_then_reuse(first_build):
     assert again.returncode == 0, again.stdout[-3000:]
     row = table_row(again.stdout, PAIR)
     assert row[1:4] == ["passed", "reused", "reused"] and row[-1] == sha256, row
-    assert "reusing the verification of this archive" in again.stdout
+    assert "reusing the verification of this archive" in again.stderr  # progress goes to stderr
 
     # --reverify runs the checks again on the same archive.
     forced = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), "--reverify")
