@@ -72,8 +72,18 @@ def machine() -> str:
     return f"{cores()} cores ({model}), {memory:.0f} GiB, {platform.platform()}, Docker engine {docker}"
 
 
+def archive_of(runtime: str, stack: str, profile: str, name: str) -> Path:
+    """The archive of a pair in ./out, through the harness: reused when already built, else built
+    (release: 15-20 min on 2 cores). Size and speed measure what the harness publishes."""
+    say(f"{profile} archive of {runtime} on {stack} (reused from ./out when already built)")
+    junit = OUT / f"{name}.xml"
+    harness("--runtimes", runtime, "--stacks", stack, "--profile", profile, "--out-dir", str(ROOT / "out"), junit=junit)
+    return Path(pair_properties(junit)[f"{runtime}-{stack}"]["archive"])
+
+
 def record(name: str, summary: str, lines: list[str]):
-    """Write this benchmark's section and remake RESULTS.md from all sections."""
+    """Print the lines (the ratio last), write this benchmark's section, remake RESULTS.md."""
+    print("\n".join(lines))
     SECTIONS.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"## {name}", "", f"Run {stamp} on {machine()}.", "", f"**{summary}**", "", "```", *lines, "```", ""]

@@ -40,7 +40,6 @@ def main():
         f"RATIO matrix: {ratio:.3f} (wall / (CPU seconds / cores); target <= {TARGET})",
     ]
     record("matrix", f"matrix ratio {ratio:.3f} (target <= {TARGET})", lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

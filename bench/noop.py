@@ -27,7 +27,6 @@ def main():
              f"build and verification reused for: {', '.join(reused)}",
              f"RATIO noop: {min(runs):.1f} s (wall seconds, best of 3; target <= {TARGET:.0f} s)"]
     record("noop", f"noop {min(runs):.1f} s (target <= {TARGET:.0f} s)", lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,6 @@ def main():
         f"RATIO overhead: {ratio:.3f} (harness build-to-archive / bare docker run; target <= {TARGET})",
     ]
     record("overhead", f"overhead ratio {ratio:.3f} (target <= {TARGET})", lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

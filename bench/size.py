@@ -13,10 +13,9 @@ import json
 import os
 import tarfile
 from collections import Counter
-from pathlib import Path
 
 import zstandard
-from common import OUT, ROOT, harness, pair_properties, record, say
+from common import archive_of, record
 
 PROFILE = os.environ.get("BENCH_PROFILE", "release")  # quick: a smoke test of the script itself
 RUNTIME, STACK = "python-3.13.15", "debian-12"
@@ -24,11 +23,7 @@ TARGET_MB = 10.0
 
 
 def main():
-    say(f"release archive of {RUNTIME} on {STACK} (reused from ./out when already built)")
-    junit = OUT / "size.xml"
-    harness("--runtimes", RUNTIME, "--stacks", STACK, "--profile", PROFILE, "--out-dir", str(ROOT / "out"),
-            junit=junit)
-    archive = Path(pair_properties(junit)[f"{RUNTIME}-{STACK}"]["archive"])
+    archive = archive_of(RUNTIME, STACK, PROFILE, "size")
     verification = json.loads(archive.with_name(archive.name + ".json").read_text())["verification"]
     with open(archive, "rb") as raw:
         tar_bytes = zstandard.ZstdDecompressor().stream_reader(raw).read()
@@ -58,7 +53,6 @@ def main():
     lines.append(f"RATIO size: {ratio:.3f} (zstd / gzip -9); archive {zst / 1e6:.2f} MB, target <= {TARGET_MB:.0f} MB: {verdict}")
     record("size", f"zstd/gzip -9 = {ratio:.3f}; archive {zst / 1e6:.2f} MB (target <= {TARGET_MB:.0f} MB: {verdict})",
            lines)
-    print("\n".join(lines))
 
 
 def _part(name):

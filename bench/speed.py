@@ -15,10 +15,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import docker.errors
-from common import OUT, ROOT, harness, pair_properties, record, say
+from common import OUT, ROOT, archive_of, record, say
 
 from harness import archive as archive_mod
 from harness import engine, images, settings
@@ -74,11 +73,7 @@ def tools():
 
 
 def main():
-    say(f"release archive of {RUNTIME} on {STACK} (reused from ./out when already built)")
-    junit = OUT / "speed.xml"
-    harness("--runtimes", RUNTIME, "--stacks", STACK, "--profile", PROFILE, "--out-dir", str(ROOT / "out"),
-            junit=junit)
-    archive = Path(pair_properties(junit)[f"{RUNTIME}-{STACK}"]["archive"])
+    archive = archive_of(RUNTIME, STACK, PROFILE, "speed")
     client = engine.connect()
     _, run_image = images.ensure_stack_images(client, load_stacks(ROOT / "stacks")[STACK],
                                               settings.cache_dir() / "locks", log=say)
@@ -129,7 +124,6 @@ def main():
     lines.append(f"RATIO speed: {geomean:.3f} (geometric mean of Debian's time / ours; target >= {TARGET:.2f})")
     (WORK / "summary.json").write_text(json.dumps({"ratios": dict(zip(BENCHMARKS, ratios)), "geomean": geomean}))
     record("speed", f"speed ratio {geomean:.3f} (target >= {TARGET:.2f})", lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
