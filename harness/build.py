@@ -99,10 +99,12 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
                 log_file.flush()
                 on_phase(f"{phase}, {int(now - started)}s so far ({count} log lines)")
         result.exit_code = container.wait()["StatusCode"]
-        if result.exit_code == 137:  # SIGKILL: say by whom, if the engine knows
+        if result.exit_code != 0:  # say whether the kernel's OOM killer or a SIGKILL ended it
             container.reload()
-            result.killed = ("the container ran out of memory" if container.attrs["State"].get("OOMKilled")
-                             else "the container was killed (SIGKILL)")
+            if container.attrs["State"].get("OOMKilled"):
+                result.killed = "the container ran out of memory"
+            elif result.exit_code == 137:
+                result.killed = "the container was killed (SIGKILL)"
         if phase != "done":
             result.phase_seconds[phase] = round(time.monotonic() - started, 1)
         result.phase_seconds.pop("start", None)

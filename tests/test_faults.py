@@ -129,6 +129,23 @@ def test_the_engine_going_away_mid_build_fails_the_pair_with_one_line(tmp_path, 
     assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
 
 
+def test_a_build_out_of_memory_says_so_and_leaves_nothing(tmp_path, docker_client):
+    """Mid-build, the container's memory is capped at 48 MB (docker update): the compiler is
+    OOM-killed, for real, by the kernel."""
+    run_id = uuid.uuid4().hex[:12]
+    out = tmp_path / "out"
+    process = start_harness(*QUICK_311, "--rebuild", "--out-dir", str(out), run_id=run_id)
+    try:
+        wait_for_build_container(docker_client, run_id, process).update(mem_limit="48m", memswap_limit="48m")
+        output, _ = process.communicate(timeout=600)
+    finally:
+        process.kill()
+    assert process.returncode == 1, output[-3000:]
+    assert "(the container ran out of memory)" in output, output[-3000:]
+    assert containers_of(docker_client, run_id) == []
+    assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
+
+
 @pytest.mark.parametrize("how", ["SIGINT to the process group (Ctrl-C)", "SIGTERM to pytest, -n 2"])
 def test_an_interrupted_run_stops_within_seconds_and_cleans_up(tmp_path, docker_client, how):
     run_id = uuid.uuid4().hex[:12]
