@@ -42,7 +42,7 @@ quick profile's level, with the same library)."""
         "-v", f"{prefix}:{PREFIX}", "-e", f"SOURCE_TARBALL=/src/{source.name}",
         "-e", f"PYTHON_VERSION={formula.version}", "-e", "BUILD_PROFILE=quick", "-e", f"MAKE_JOBS={cores()}",
         "-e", f"PREFIX={PREFIX}", "-e", "HOME=/tmp", "-w", "/tmp", image_id, "bash", "/opt/build-python.sh",
-    ], check=True, stdout=subprocess.DEVNULL)
+    ], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tar = subprocess.Popen(["tar", "-C", str(prefix), "-cf", "-", "."], stdout=subprocess.PIPE)
     with open(work / "bare.tar.zst", "wb") as archive:
         zstandard.ZstdCompressor(level=10, threads=-1).copy_stream(tar.stdout, archive)
