@@ -91,17 +91,35 @@ def test_a_failing_build_fails_its_pair_with_its_log_tail_and_the_others_finish(
     assert not [p for p in leftovers(out) if "3.13.15" in p.name]
 
 
-def test_a_killed_build_container_fails_the_pair_and_leaves_nothing(tmp_path, docker_client):
+def build_with_fault(tmp_path, docker_client, fault, env=None):
+    """Start a quick build of PAIR, apply fault(container) once it is under way, let the run end.
+    Returns (exit status, output, run id, out folder); no container of the run survives it."""
     run_id = uuid.uuid4().hex[:12]
     out = tmp_path / "out"
-    process = start_harness(*QUICK_311, "--rebuild", "--out-dir", str(out), run_id=run_id)
+    process = start_harness(*QUICK_311, "--rebuild", "--out-dir", str(out), run_id=run_id, env=env)
     try:
-        wait_for_build_container(docker_client, run_id, process).kill()
-        output, _ = process.communicate(timeout=300)
+        fault(wait_for_build_container(docker_client, run_id, process))
+        output, _ = process.communicate(timeout=600)
     finally:
         process.kill()
-    assert process.returncode == 1, output[-3000:]
+    return process.returncode, output, run_id, out
+
+
+def test_a_killed_build_container_fails_the_pair_and_leaves_nothing(tmp_path, docker_client):
+    status, output, run_id, out = build_with_fault(tmp_path, docker_client, lambda container: container.kill())
+    assert status == 1, output[-3000:]
     assert "(the container was killed (SIGKILL))" in output, output[-3000:]
+    assert containers_of(docker_client, run_id) == []
+    assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
+
+
+def test_a_build_out_of_memory_says_so_and_leaves_nothing(tmp_path, docker_client):
+    """Mid-build, the container's memory is capped at 48 MB (docker update): the compiler is
+    OOM-killed, for real, by the kernel."""
+    status, output, run_id, out = build_with_fault(
+        tmp_path, docker_client, lambda container: container.update(mem_limit="48m", memswap_limit="48m"))
+    assert status == 1, output[-3000:]
+    assert "(the container ran out of memory)" in output, output[-3000:]
     assert containers_of(docker_client, run_id) == []
     assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
 
@@ -109,40 +127,15 @@ def test_a_killed_build_container_fails_the_pair_and_leaves_nothing(tmp_path, do
 def test_the_engine_going_away_mid_build_fails_the_pair_with_one_line(tmp_path, docker_client):
     """The run reaches the engine through a socket proxy; closing it mid-build is, for the run, the
     engine stopping. (The real engine goes on, so the test removes the container it left.)"""
-    run_id = uuid.uuid4().hex[:12]
-    out = tmp_path / "out"
     proxy = EngineProxy(tmp_path / "docker.sock")
-    process = start_harness(*QUICK_311, "--rebuild", "--out-dir", str(out), run_id=run_id,
-                            env={"DOCKER_HOST": proxy.url})
-    try:
-        wait_for_build_container(docker_client, run_id, process)
-        proxy.stop()
-        output, _ = process.communicate(timeout=300)
-    finally:
-        process.kill()
-        for container in containers_of(docker_client, run_id):
-            container.remove(force=True)
-    assert process.returncode == 1, output[-3000:]
+    status, output, run_id, out = build_with_fault(tmp_path, docker_client, lambda container: proxy.stop(),
+                                                    env={"DOCKER_HOST": proxy.url})
+    for container in containers_of(docker_client, run_id):
+        container.remove(force=True)
+    assert status == 1, output[-3000:]
     assert table_row(output, PAIR)[1] == "FAILED"
     assert failure_reason(output).startswith("failed: the Docker engine stopped answering"), output[-3000:]
     assert "Traceback" not in output
-    assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
-
-
-def test_a_build_out_of_memory_says_so_and_leaves_nothing(tmp_path, docker_client):
-    """Mid-build, the container's memory is capped at 48 MB (docker update): the compiler is
-    OOM-killed, for real, by the kernel."""
-    run_id = uuid.uuid4().hex[:12]
-    out = tmp_path / "out"
-    process = start_harness(*QUICK_311, "--rebuild", "--out-dir", str(out), run_id=run_id)
-    try:
-        wait_for_build_container(docker_client, run_id, process).update(mem_limit="48m", memswap_limit="48m")
-        output, _ = process.communicate(timeout=600)
-    finally:
-        process.kill()
-    assert process.returncode == 1, output[-3000:]
-    assert "(the container ran out of memory)" in output, output[-3000:]
-    assert containers_of(docker_client, run_id) == []
     assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
 
 
