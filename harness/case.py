@@ -131,7 +131,6 @@ class Case:
             self._note_archive(archive, reused)
             return archive, reused
         self.note("reused", False)
-        archive.parent.mkdir(parents=True, exist_ok=True)
         staging = archive.parent / f".staging-{self.pair}-{key[:16]}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)

@@ -126,17 +126,22 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
     return checks, libraries
 
 
-# Every ELF file in the tree (by its magic bytes), through ldd; "=> not found" is a failure.
-LDD_SCAN = f"""
+def _for_each_elf(command: str) -> str:
+    """A shell loop running `command` on every ELF file of the tree (by its magic bytes), each
+    file's output preceded by "== PATH"."""
+    return f"""
 find {VERIFY_PREFIX} -type f | while read -r f; do
   if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ]; then
-    echo "== $f"; ldd "$f" 2>&1 || true
+    echo "== $f"; {command}
   fi
 done
 """
 
-# The same files, through readelf: the search paths each one carries.
-RUNPATH_SCAN = LDD_SCAN.replace('ldd "$f" 2>&1 || true', "readelf -d \"$f\" | grep -E '\\((RUNPATH|RPATH)\\)' || true")
+
+# The libraries each ELF file needs, as the run image resolves them; "=> not found" is a failure.
+LDD_SCAN = _for_each_elf('ldd "$f" 2>&1 || true')
+# The search paths (RUNPATH/RPATH) each ELF file carries.
+RUNPATH_SCAN = _for_each_elf("readelf -d \"$f\" | grep -E '\\((RUNPATH|RPATH)\\)' || true")
 
 
 def _runpath_check(readelf_out: str) -> Check:
