@@ -63,9 +63,18 @@ if [ -n "${CONFIGURE_EXTRA:-}" ]; then
     CONFIGURE_ARGS+=("${extra[@]}")
 fi
 
-# The distribution's hardening flags (docker-library/python#810, Heroku does the same).
+# The distribution's hardening flags (docker-library/python#810, Heroku does the same), plus
+# bindnow, which Debian leaves out of its defaults (dpkg-buildflags(1): "-Wl,-z,relro" alone).
+# relro without now is partial RELRO: the GOT's PLT slots stay writable for lazy binding. With
+# "-Wl,-z,relro -Wl,-z,now" the loader binds every symbol at load time and seals the whole GOT
+# read-only; python-build-standalone's validation rejects any ELF file that "does not request
+# immediate symbol binding" (astral-sh/python-build-standalone#1166, #837). Configure's LDFLAGS
+# reach every link: the interpreter, libpython, and the extension modules, whether the Makefile
+# links them (Modules/Setup.stdlib, 3.11+) or setup.py does (the rest, until 3.12 removed it: the
+# Makefile hands it LDSHARED with these flags). The elf_hardening check (harness/verify.py) holds
+# every ELF file of the archive to it.
 export CFLAGS="$(dpkg-buildflags --get CFLAGS)"
-export LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
+export LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow dpkg-buildflags --get LDFLAGS)"
 # Modules left out on purpose, marked "n/a" so configure does not report them as missing:
 #   _tkinter needs Tcl/Tk and X11, which server run images do not have.
 #   nis needs libnsl, which run images do not have; deprecated in 3.11, removed in 3.13 (PEP 594).
