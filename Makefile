@@ -4,6 +4,8 @@
 #   make test                       the project's own test suite (all set-up included)
 #   make buildenv STACK=debian-12   a shell in the stack's build image, builds/ mounted
 #   make deploy-runtimes RUNTIMES='python-3.13.15 ...' [STACKS='...'] [ENV_FILE=...]
+#                                   (always on freshly refreshed stack images, as the original tooling
+#                                   rebuilt its builders from the latest stack image before deploying)
 #   make bench                      the benchmarks of bench/, results in bench/RESULTS.md
 
 SHELL := /bin/bash
@@ -72,7 +74,7 @@ buildenv: setup
 	  "$$image" bash $(BUILDENV_ARGS)
 
 deploy-runtimes: setup
-	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' $(stacks_opt) --deploy $(env_file_opt) \
+	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' $(stacks_opt) --deploy --refresh-images $(env_file_opt) \
 	  $(bucket_opt) $(prefix_opt) $(PYTEST_ARGS)
 
 clean:

@@ -9,10 +9,9 @@ import sys
 import uuid
 from pathlib import Path
 
-import botocore.exceptions
 import pytest
 
-from harness import changes, engine, jobserver, publish, s3server, settings
+from harness import changes, credentials, durations, engine, images, jobserver, preflight, s3, s3server, settings
 from harness.build import usable_cores
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
@@ -49,6 +48,12 @@ def pytest_addoption(parser):
                     help="mirror laid out like python.org/ftp/python (also $PYRUNTIMES_SOURCE_MIRRORS)")
     group.addoption("--changed-since", metavar="REF",
                     help="only the pairs whose inputs changed since the git ref (for pull-request checks)")
+    group.addoption("--build-timeout", default="4h", metavar="DURATION",
+                    help="stop a build that runs longer, e.g. 90m or 4h (default: 4h)")
+    group.addoption("--refresh-images", action="store_true",
+                    help="pull or bootstrap the stacks' base images again and rebuild their build and run images")
+    group.addoption("--image-max-age", default="7d", metavar="DURATION",
+                    help="refresh a stack's images when they are older than this (default: 7d)")
     group.addoption("--out-dir", default=str(ROOT / "out"), metavar="DIR",
                     help="where archives, logs and work folders go (default: ./out)")
 
@@ -77,6 +82,8 @@ def _configure(config):
         raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
                          "use --profile release (the default) with --deploy")
     env_file = settings.read_env_file(opt.env_file) if opt.env_file else {}
+    config.stash[LIMITS] = (durations.parse(opt.build_timeout, "--build-timeout"),
+                            durations.parse(opt.image_max_age, "--image-max-age"))
     target = _target(config, env_file)
     matrix = [(formulas[r], stacks[s]) for r in runtimes for s in stack_names]
     if opt.changed_since:
@@ -89,6 +96,8 @@ def _configure(config):
         return
     if not config.option.collectonly:
         engine.connect()  # an engine that does not answer stops the run here, with one line
+        if not target.dry_run:  # the bucket, the credentials and conditional writes, before any build
+            preflight.check(target, overwrite=opt.overwrite, say=_say)
         if target.dry_run and not os.environ.get(s3server.ENDPOINT_ENV):
             # Set beforehand, the variable points dry runs at an S3 of your own (to inspect uploads).
             server, endpoint = s3server.start()
@@ -112,21 +121,20 @@ def _target(config, env_file):
     if not opt.deploy:
         if bucket:
             settings.check_bucket(bucket, bucket_source)
-        return publish.Target(bucket=bucket or DRY_RUN_BUCKET, prefix=publish.normalise_prefix(prefix),
-                              endpoint=os.environ.get(s3server.ENDPOINT_ENV), dry_run=True)
+        return s3.Target(bucket=bucket or DRY_RUN_BUCKET, prefix=s3.normalise_prefix(prefix),
+                         endpoint=os.environ.get(s3server.ENDPOINT_ENV), dry_run=True)
     if not bucket:
         raise UsageError("--deploy needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
     settings.check_bucket(bucket, bucket_source)
-    credentials = {k: v for k, v in env_file.items() if k in settings.AWS_KEYS and v}
-    try:
-        found = publish.session_for(credentials).get_credentials()
-    except botocore.exceptions.BotoCoreError as exc:
-        raise UsageError(f"--deploy: AWS credentials cannot be read: {exc}") from None
-    if found is None:
-        raise UsageError("--deploy found no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
-                         "AWS_PROFILE (environment or --env-file), or run where an instance role applies")
-    return publish.Target(bucket=bucket, prefix=publish.normalise_prefix(prefix),
-                          endpoint=credentials.get("AWS_ENDPOINT_URL_S3"), dry_run=False, credentials=credentials)
+    # Half a key pair or a missing profile fails here, not at upload after a long build.
+    aws = credentials.for_deploy(env_file, opt.env_file)
+    return s3.Target(bucket=bucket, prefix=s3.normalise_prefix(prefix),
+                     endpoint=aws.get("AWS_ENDPOINT_URL_S3"), dry_run=False, credentials=aws)
+
+
+def _say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _interrupt(signum, frame):
@@ -162,6 +170,7 @@ TARGET = pytest.StashKey[object]()
 S3_SERVER = pytest.StashKey[object]()
 JOBSERVER = pytest.StashKey[object]()
 RUN_ID = pytest.StashKey[str]()
+LIMITS = pytest.StashKey[tuple]()  # (build timeout, image max age), in seconds
 
 
 def pytest_generate_tests(metafunc):
@@ -192,6 +201,7 @@ def run_context(pytestconfig):
     mirrors = tuple(opt.source_mirror) + tuple(
         m for m in os.environ.get("PYRUNTIMES_SOURCE_MIRRORS", "").split() if m)
     target = pytestconfig.stash[TARGET]
+    build_timeout, image_max_age = pytestconfig.stash[LIMITS]
     if target.dry_run:
         target.endpoint = os.environ[s3server.ENDPOINT_ENV]
     return RunContext(
@@ -209,6 +219,9 @@ def run_context(pytestconfig):
         target=target,
         overwrite=opt.overwrite,
         progress=Progress(pytestconfig),
+        build_timeout=build_timeout,
+        freshness=images.Freshness(max_age=image_max_age, refresh=opt.refresh_images,
+                                   run_id=os.environ.get("PYRUNTIMES_RUN_ID", "local")),
     )
 
 
@@ -226,8 +239,11 @@ def pytest_runtest_call(item):
         return (yield)
     except PairError as exc:
         message = str(exc)
-    except engine.GONE as exc:
-        message = (f"the Docker engine stopped answering ({type(exc).__name__}): is it still running? "
-                   "Check with 'docker version'")
+    except (*engine.GONE, *engine.SLOW) as exc:
+        if engine.timed_out(exc):
+            message = "the Docker engine did not answer in time (read timeout): is it overloaded? Check 'docker info'"
+        else:
+            message = (f"the Docker engine stopped answering ({type(exc).__name__}): is it still running? "
+                       "Check with 'docker version'")
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling of..." chain
 

@@ -94,12 +94,41 @@ if [ "$BUILD_PROFILE" = release ]; then
     # interpreter. Since 3.12 a failing training test fails the whole build (3.11's Makefile ran it
     # with "|| true"). A test that fails because a stack library is not what the test expects
     # (bookworm's expat 2.5.0 carries the reparse-deferral backport, and 3.13.15's test_xml_etree
-    # fails on it) says nothing about the build; the verification checks test the result. So:
-    # train, write the outcome to the log, go on.
+    # fails on it) says nothing about the build; the verification checks test the result. So the
+    # training goes through this wrapper, which exits 0 either way and leaves its verdict in
+    # /tmp/pgo-training.json, checked after make below: a run that crashed, ran no test or left
+    # no profile data (*.gcda) is a release build without a profile, and fails. The summary goes
+    # to the log as a "::pgo::" line, which the harness puts in the archive's record.
     cat >/tmp/pgo-training.py <<'EOF'
-import subprocess, sys
-status = subprocess.call([sys.executable, "-m", "test", "--pgo", "--timeout=1200"])
-print(f"PGO training run: exit status {status}" + ("" if status == 0 else " (some tests failed; not fatal)"))
+import glob, json, subprocess, sys
+import xml.etree.ElementTree as ET
+
+RESULTS = "/tmp/pgo-training.xml"
+status = subprocess.call([sys.executable, "-m", "test", "--pgo", "--timeout=1200", "--junit-xml", RESULTS])
+summary = {"exit_status": status, "test_files_run": 0, "tests_run": 0, "failed": []}
+try:
+    for suite in ET.parse(RESULTS).getroot().iter("testsuite"):
+        summary["test_files_run"] += 1
+        summary["tests_run"] += int(suite.get("tests", 0))
+        if int(suite.get("failures", 0)) + int(suite.get("errors", 0)):
+            case = suite.find("testcase")  # classname test.test_xml_etree.XMLParserTest: the file's name
+            names = (case.get("classname", "") if case is not None else "").split(".")
+            summary["failed"].append(names[1] if len(names) > 1 else "?")
+except (OSError, ET.ParseError) as exc:
+    summary["results_unreadable"] = str(exc)
+summary["profile_files"] = len(glob.glob("**/*.gcda", recursive=True))
+# regrtest: 0 all passed, 2 some tests failed; anything else (a signal, an interrupt, no test
+# run, a crash of the runner) means the profile cannot be trusted.
+if status not in (0, 2):
+    summary["problem"] = f"the training run ended with status {status}"
+elif not summary["test_files_run"]:
+    summary["problem"] = "the training run ran no test"
+elif not summary["profile_files"]:
+    summary["problem"] = "the training run left no profile data (*.gcda)"
+summary["ok"] = "problem" not in summary
+with open("/tmp/pgo-training.json", "w") as out:
+    json.dump(summary, out)
+print("::pgo:: " + json.dumps(summary), flush=True)
 EOF
     MAKE_VARS+=(PROFILE_TASK=/tmp/pgo-training.py)
 fi
@@ -108,6 +137,10 @@ if [ -n "${JOBSERVER_FD:-}" ]; then
     env MAKEFLAGS="-j --jobserver-auth=$JOBSERVER_FD,$JOBSERVER_FD" make "${MAKE_VARS[@]}"
 else
     make -j "$MAKE_JOBS" "${MAKE_VARS[@]}"
+fi
+if [ "$BUILD_PROFILE" = release ] && ! grep -q '"ok": true' /tmp/pgo-training.json 2>/dev/null; then
+    echo "PGO training did not produce a usable profile: $(cat /tmp/pgo-training.json 2>/dev/null || echo 'it never ran')"
+    exit 1
 fi
 # bin/python3.X finds lib/libpython3.X.so through an $ORIGIN-relative RUNPATH, wherever the
 # archive is extracted, without LD_LIBRARY_PATH; so does lib/libpython3.so, the stable-ABI shim

@@ -6,14 +6,16 @@ user, so the tree it leaves is ours to package and delete. Output is streamed li
 the pair's log; "::phase::" lines report progress and are timed.
 """
 
+import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from . import jobserver
+from . import durations, jobserver
 from .engine import LABEL, remove_quietly
 from .errors import PairError
 
@@ -21,6 +23,8 @@ BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "builds" / "build-python
 PREFIX = "/build/python"  # the path the runtime is built at; verification uses another
 PHASE_MARK = "::phase:: "
 HEARTBEAT = 60  # seconds between progress lines within one phase
+DEFAULT_TIMEOUT = 4 * 3600  # a release build takes 15-20 min here; one emulated for another CPU, hours
+PGO_MARK = "::pgo:: "  # the PGO training run's summary (JSON), written by the build script
 
 
 @dataclass
@@ -28,6 +32,8 @@ class BuildResult:
     phase_seconds: dict = field(default_factory=dict)
     exit_code: int = 0
     killed: str = ""
+    timed_out: bool = False
+    pgo: dict = field(default_factory=dict)  # release builds: what the training run ran and how it ended
 
 
 def container_options(image, run_id, pair):
@@ -48,7 +54,7 @@ def usable_cores() -> int:
 
 
 def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, log_file, on_phase,
-              run_id="", pair="", jobserver_path=None):
+              run_id="", pair="", jobserver_path=None, timeout=DEFAULT_TIMEOUT):
     """Build in a container. With jobserver_path (the run's shared pool, harness/jobserver.py) the
     build first waits for a slot of its own, and its make draws further slots from the pool."""
     env = {
@@ -75,14 +81,23 @@ def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, l
         command = ["bash", "-c", jobserver.CONTAINER_PRELUDE, "jobserver", *command]
     with jobserver.slot(jobserver_path):
         on_phase("started (holding a jobserver slot)" if jobserver_path else "started")
-        return _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair)
+        return _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair, timeout)
 
 
-def _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair):
+def _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair, timeout):
     result = BuildResult()
     container = client.containers.run(
         command=command, environment=env, volumes=volumes, **container_options(image, run_id, pair),
     )
+
+    def stop_at_deadline():
+        # The log stream below ends when the container does, so stopping it is all it takes.
+        result.timed_out = True
+        remove_quietly(container)
+
+    deadline = threading.Timer(timeout, stop_at_deadline)
+    deadline.daemon = True
+    deadline.start()
     try:
         phase, started = "start", time.monotonic()
         last_heard = started
@@ -94,12 +109,14 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
                 phase, started, last_heard = line[len(PHASE_MARK):].strip(), now, now
                 log_file.flush()
                 on_phase(phase)
+            elif line.startswith(PGO_MARK):
+                result.pgo = _pgo_summary(line[len(PGO_MARK):])
             elif now - last_heard >= HEARTBEAT:  # long phases (compile) still show signs of life
                 last_heard = now
                 log_file.flush()
                 on_phase(f"{phase}, {int(now - started)}s so far ({count} log lines)")
-        result.exit_code = container.wait()["StatusCode"]
-        if result.exit_code != 0:  # say whether the kernel's OOM killer or a SIGKILL ended it
+        result.exit_code = -1 if result.timed_out else container.wait()["StatusCode"]
+        if result.exit_code != 0 and not result.timed_out:  # say whether the kernel's OOM killer or a SIGKILL ended it
             container.reload()
             if container.attrs["State"].get("OOMKilled"):
                 result.killed = "the container ran out of memory"
@@ -110,13 +127,27 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
         result.phase_seconds.pop("start", None)
         result.phase_seconds.pop("done", None)
     finally:
+        deadline.cancel()
         log_file.flush()
         script.unlink(missing_ok=True)
         remove_quietly(container)
+    if result.timed_out:
+        raise PairError(f"build stopped in phase '{phase}': it ran past the time limit of {durations.describe(timeout)} "
+                        "(--build-timeout); see " + log_file.name)
+    if result.pgo and not result.pgo.get("ok"):
+        raise PairError(f"release build failed: {result.pgo.get('problem', 'the PGO training run is unaccounted for')}, "
+                        f"so the build would have no profile; see {log_file.name}")
     if result.exit_code != 0:
         how = result.killed or f"exit {result.exit_code}"
         raise PairError(f"build failed in phase '{phase}' ({how}); see {log_file.name}")
     return result
+
+
+def _pgo_summary(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable": text[:200]}
 
 
 def _lines(chunks):

@@ -6,6 +6,8 @@ Each step reports progress, records what the summary table needs (via record_pro
 xdist carries back to the controller) and raises PairError with one line when it cannot go on.
 """
 
+from __future__ import annotations
+
 import json
 import platform
 import shutil
@@ -18,7 +20,7 @@ import zstandard
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import build, engine, images, publish, sources, verify
+from . import build, engine, images, publish, s3, sources, verify
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
 
@@ -39,9 +41,11 @@ class RunContext:
     jobserver: str | None  # the run's shared make jobserver (a FIFO), or None: see harness/jobserver.py
     run_id: str
     docker: object
-    target: publish.Target
+    target: s3.Target
     overwrite: bool
     progress: object
+    build_timeout: int = build.DEFAULT_TIMEOUT  # seconds (--build-timeout)
+    freshness: images.Freshness = images.Freshness()  # when stack images are refreshed
 
 
 @dataclass
@@ -83,7 +87,8 @@ class Case:
         self.say("preparing stack images")
         started = time.monotonic()
         self.build_image, self.run_image = images.ensure_stack_images(
-            self.ctx.docker, self.stack, self.ctx.cache_dir / "locks", log=lambda message: self.say(message))
+            self.ctx.docker, self.stack, self.ctx.cache_dir / "locks", log=lambda message: self.say(message),
+            freshness=self.ctx.freshness)
         self.note("time_images", round(time.monotonic() - started, 1))
 
     def cache_key(self) -> str:
@@ -91,7 +96,9 @@ class Case:
         inputs = {
             "formula": self.formula.file_hash,
             "build_script": file_sha256(build.BUILD_SCRIPT),
-            "build_image": self.build_image.id,
+            # What the build image holds (its packages and their versions), not when it was made:
+            # a refresh that changes no package keeps every archive.
+            "build_image_packages": self.build_image.packages_sha256,
             "profile": self.ctx.profile,
             "archive_format": ARCHIVE_FORMAT,
             "zstd_level": archive_mod.ZSTD_LEVELS[self.ctx.profile],
@@ -143,7 +150,8 @@ class Case:
                 result = build.run_build(
                     self.ctx.docker, self.build_image, self.formula, source, self.ctx.profile,
                     staging, log, on_phase=lambda phase: self.say(f"build: {phase}"),
-                    run_id=self.ctx.run_id, pair=self.pair, jobserver_path=self.ctx.jobserver)
+                    run_id=self.ctx.run_id, pair=self.pair, jobserver_path=self.ctx.jobserver,
+                    timeout=self.ctx.build_timeout)
             build_seconds = round(time.monotonic() - started, 1)
             self.say("packaging")
             started = time.monotonic()
@@ -151,7 +159,7 @@ class Case:
             pack_seconds = round(time.monotonic() - started, 1)
         except PairError as exc:
             raise PairError(f"{exc}\n{_tail(self.log_path)}") from None
-        except engine.GONE:
+        except (*engine.GONE, *engine.SLOW):
             raise  # requests' errors are OSErrors too; conftest reports the engine's going
         except OSError as exc:  # a full disk, mostly: one line, and the finally below cleans up
             raise PairError(f"building or packaging failed: {exc.strerror or exc} ({exc.filename or archive.parent})"
@@ -171,9 +179,11 @@ class Case:
             "formula_sha256": self.formula.file_hash,
             "configure_args": list(self.formula.configure_args),
             "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
-            "images": {"build": self.build_image.id, "run": self.run_image.id},
+            "images": {"build": self.build_image.describe(), "run": self.run_image.describe()},
             "stack_inputs_sha256": self.stack.inputs_hash,
             "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
+            # Release builds: how many training tests ran, which failed, how many profile files.
+            "pgo_training": result.pgo or None,
             "build_seconds": build_seconds,
             "tools": {
                 "docker_engine": self.ctx.docker.version().get("Version", "?"),
@@ -183,6 +193,11 @@ class Case:
         }
         archive_mod.write_sidecars(archive, sha256, self.record)
         self.note("time_build", build_seconds)
+        if result.pgo:
+            failed = result.pgo["failed"]
+            self.note("pgo", f"training ran {result.pgo['test_files_run']} test files ({result.pgo['tests_run']} tests), "
+                             f"{len(failed)} failed{' (' + ', '.join(failed) + ')' if failed else ''}; "
+                             f"{result.pgo['profile_files']} profile files")
         self.note("phases", ", ".join(f"{name} {secs:.0f}s" for name, secs in self.record["phase_seconds"].items()))
         self._note_archive(archive, sha256)
         return archive, sha256
@@ -213,8 +228,8 @@ class Case:
         run in, and the checks themselves."""
         return inputs_sha256({
             "archive_sha256": self.record["archive_sha256"],
-            "run_image": self.run_image.id,
-            "build_image": self.build_image.id,  # the C-extension check compiles there
+            "run_image_packages": self.run_image.packages_sha256,
+            "build_image_packages": self.build_image.packages_sha256,  # the C-extension check compiles there
             "checks": verify.checks_sha256(),
         })
 
@@ -254,25 +269,47 @@ class Case:
         return checks
 
     # -- 4. publish -------------------------------------------------------------------------------
-    def publish(self, archive: Path, sha256: str):
-        target = self.ctx.target
-        keys = publish.keys_for(target, self.stack.name, self.arch, self.formula.name)
-        self.say(f"publishing to {target.url(keys['archive'])}" + (" (dry run: embedded S3)" if target.dry_run else ""))
-        started = time.monotonic()
-        client = publish.s3_client(target)
-        outcome = publish.publish(client, target, keys, archive, sha256, self.record, overwrite=self.ctx.overwrite)
-        if outcome.startswith("published"):
-            publish.update_manifest_or_fail(client, target, self.stack.name, self.formula.name, {
-                "version": self.formula.version, "key": keys["archive"], "sha256": sha256,
-                "size": archive.stat().st_size, "build_seconds": self.record.get("build_seconds"),
-                "formula_sha256": self.formula.file_hash, "arch": self.arch,
-            })
-        self.note("published", f"{outcome}: {target.url(keys['archive'])}")
-        self.note("time_publish", round(time.monotonic() - started, 1))
-        self.say(outcome)
-        if outcome.startswith("already published with sha256"):
-            raise PairError(f"{target.url(keys['archive'])} {outcome}")
+    def already_published(self) -> publish.Outcome | None:
+        """Before any build: when the bucket already holds this pair (and --overwrite was not
+        given) there is nothing to build. If the archive there is ours (same bytes, or built from
+        the same inputs), whatever an interrupted publish left undone (sidecars, manifest entry)
+        is completed; if it was built from other inputs, the pair fails and the bucket is untouched."""
+        if self.ctx.overwrite:
+            return None
+        self.prepare_images()
+        key = self.cache_key()
+        archive = self.archive_path(key)
+        sha256 = self._reusable(archive)
+        record = json.loads(archive.with_name(archive.name + ".json").read_text()) if sha256 else None
+        local = self._local(key, archive if sha256 else None, sha256, record)
+        outcome = publish.settle_existing(s3.client_for(self.ctx.target), self.ctx.target, local)
+        if outcome is not None:
+            self._report(outcome)
         return outcome
+
+    def publish(self, archive: Path, sha256: str) -> publish.Outcome:
+        target = self.ctx.target
+        local = self._local(self.record["cache_key"], archive, sha256, self.record)
+        self.say(f"publishing to {target.url(local.keys.archive)}" + (" (dry run: embedded S3)" if target.dry_run else ""))
+        started = time.monotonic()
+        outcome = publish.publish(s3.client_for(target), target, local, overwrite=self.ctx.overwrite)
+        self.note("time_publish", round(time.monotonic() - started, 1))
+        self._report(outcome)
+        return outcome
+
+    def _local(self, key, archive=None, sha256=None, record=None) -> publish.Local:
+        return publish.Local(
+            keys=s3.keys_for(self.ctx.target, self.stack.name, self.arch, self.formula.name), cache_key=key,
+            entry={"version": self.formula.version, "arch": self.arch, "formula_sha256": self.formula.file_hash,
+                   "build_seconds": self.record.get("build_seconds")},
+            record=record, archive=archive, sha256=sha256)
+
+    def _report(self, outcome: publish.Outcome):
+        self.note("published", f"{outcome.describe()}: {outcome.url}")
+        self.note("publish_status", outcome.status.name)
+        self.say(outcome.describe())
+        if not outcome.ok:
+            raise PairError(f"{outcome.url} is {outcome.describe()}")
 
 
 def _tail(path: Path, lines=25) -> str:

@@ -9,6 +9,14 @@ from .errors import UsageError
 LABEL = "io.pyruntimes"  # every container and image we make carries labels under this prefix
 # What the Docker SDK raises when the engine stops answering mid-run (it speaks HTTP through requests).
 GONE = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+# ...and when it answers too slowly: a read past the client's timeout (docker.from_env(timeout=...)).
+SLOW = (requests.exceptions.Timeout,)
+
+
+def timed_out(exc) -> bool:
+    """Over the engine's unix socket, requests reports a read timeout as a ConnectionError
+    wrapping urllib3's ReadTimeoutError: tell it from an engine that went away."""
+    return isinstance(exc, SLOW) or "Read timed out" in str(exc)
 
 
 def remove_quietly(container):

@@ -3,14 +3,24 @@
 Each image we make is tagged by a hash of its inputs and carries that hash as a label, so a change
 to a stack's package list (or to its base) makes a new image, and an unchanged stack reuses the one
 it has. Workers build images under a file lock: the first builds, the others wait and reuse.
+
+Stacks get security updates (a new libssl), so images do not live forever: older than the
+freshness policy's age (7 days by default), or with --refresh-images (once per run), the base is
+pulled or bootstrapped again and the build and run images are rebuilt from it without Docker's
+layer cache. What the images hold is described by their installed packages and versions (dpkg),
+not by image ids: those go into cache keys and records, so a refresh that changes no package
+rebuilds nothing, and the log says which packages a refresh changed.
 """
 
+import datetime
+import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker.errors
@@ -22,24 +32,124 @@ from .errors import PairError
 from .hashing import inputs_sha256
 
 INPUTS_LABEL = f"{LABEL}.inputs"
+RUN_LABEL = f"{LABEL}.made-in-run"  # the run that made an image: --refresh-images refreshes once per run
 REPOSITORY = "pyruntimes"
+ROLES = ("build", "run")
+DEFAULT_MAX_AGE = 7 * 86400
+# Where debootstrap finds the keys that sign Debian's archive (package debian-archive-keyring).
+KEYRING = os.environ.get("PYRUNTIMES_DEBIAN_KEYRING", "/usr/share/keyrings/debian-archive-keyring.gpg")
 
 
-def ensure_stack_images(client, stack, lock_dir: Path, log=print):
-    """Return (build image, run image) for the stack, making whatever is missing."""
+@dataclass(frozen=True)
+class Freshness:
+    max_age: int = DEFAULT_MAX_AGE  # seconds; older images are refreshed
+    refresh: bool = False  # --refresh-images: refresh once in this run, whatever their age
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
+class StackImage:
+    """A build or run image and what it holds: its installed packages, name -> version."""
+    image: object
+    packages: dict
+
+    @property
+    def id(self):
+        return self.image.id
+
+    @property
+    def packages_sha256(self) -> str:
+        return hashlib.sha256("".join(f"{n}={v}\n" for n, v in sorted(self.packages.items())).encode()).hexdigest()
+
+    def describe(self) -> dict:
+        return {"id": self.id, "packages_sha256": self.packages_sha256, "packages": dict(sorted(self.packages.items()))}
+
+
+def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Freshness()):
+    """Return (build image, run image) for the stack as StackImages, making whatever is missing
+    and refreshing what is stale."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_dir / f"images-{stack.name}.lock")):
-        build = _ensure_layered(client, stack, "build", ensure_base_image(client, stack, "build", log), log)
-        run = _ensure_layered(client, stack, "run", ensure_base_image(client, stack, "run", log), log)
-    return build, run
+        current = [_current_layered(client, stack, role) for role in ROLES]
+        reason = _refresh_reason(current, freshness)
+        if reason:
+            log(f"{stack.name}: refreshing the stack's images ({reason})")
+        bases = {}  # a base shared by both roles (Debian stacks) is pulled or bootstrapped once
+        made = []
+        for role in ROLES:
+            name = stack.base_for(role)
+            if name not in bases:
+                bases[name] = ensure_base_image(client, stack, role, log, fresh=bool(reason))
+            made.append(_ensure_layered(client, stack, role, bases[name], log, fresh=bool(reason),
+                                        run_id=freshness.run_id))
+        images = [StackImage(image, packages_of(client, image, lock_dir.parent)) for image in made]
+        if reason:
+            for role, old, new in zip(ROLES, current, images):
+                before = packages_of(client, old, lock_dir.parent) if old is not None else None
+                log(f"{stack.name}: {role} image refreshed: {describe_changes(before, new.packages)}")
+    return images[0], images[1]
 
 
-def ensure_base_image(client, stack, role, log):
+def _refresh_reason(current, freshness) -> str:
+    if any(image is None for image in current):
+        return ""  # first made now: nothing to refresh
+    if freshness.refresh:
+        if all(image.labels.get(RUN_LABEL) == freshness.run_id for image in current):
+            return ""  # already refreshed in this run (by another worker, or for another pair)
+        return "--refresh-images"
+    age = max(_age_seconds(image) for image in current)
+    if age > freshness.max_age:
+        return f"made {age / 86400:.1f} days ago; the limit is {freshness.max_age / 86400:g} days"
+    return ""
+
+
+def _age_seconds(image) -> float:
+    created = datetime.datetime.strptime(image.attrs["Created"][:19], "%Y-%m-%dT%H:%M:%S")
+    return (datetime.datetime.utcnow() - created).total_seconds()
+
+
+def packages_of(client, image, cache_dir: Path) -> dict:
+    """The image's installed packages (dpkg), kept on disk by image id: images do not change."""
+    cache = cache_dir / "image-packages" / (image.id.split(":")[-1] + ".json")
+    if cache.exists():
+        return json.loads(cache.read_text())
+    out = client.containers.run(image.id, ["dpkg-query", "-W", "-f", "${binary:Package}=${Version}\\n"],
+                                network_mode="none", remove=True, user="0:0")
+    packages = dict(line.split("=", 1) for line in out.decode().splitlines() if "=" in line)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(json.dumps(packages, sort_keys=True))
+    partial.replace(cache)
+    return packages
+
+
+def describe_changes(before: dict | None, after: dict) -> str:
+    if before is None:
+        return f"{len(after)} packages"
+    changes = [f"{name} {before.get(name, '(new)')} -> {after.get(name, '(removed)')}"
+               for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
+    if not changes:
+        return f"no package changed ({len(after)} packages)"
+    shown = ", ".join(changes[:12]) + (f", and {len(changes) - 12} more" if len(changes) > 12 else "")
+    return f"{len(changes)} package(s) changed: {shown}"
+
+
+def _current_layered(client, stack, role):
+    """The build or run image the stack's tags point at now, or None."""
+    base = _get(client, _base_tag(stack, role))
+    return _get(client, _tag(stack, role, {**stack.image_inputs(role), "base_id": base.id})) if base else None
+
+
+def _base_tag(stack, role):
+    inputs = {"image": stack.base_for(role), "suite": stack.debian_suite, "variant": "minbase"}
+    return f"{REPOSITORY}/{stack.name}-base:{inputs_sha256(inputs)[:16]}"
+
+
+def ensure_base_image(client, stack, role, log, fresh=False):
     name = stack.base_for(role)
-    inputs = {"image": name, "suite": stack.debian_suite, "variant": "minbase"}
-    tag = f"{REPOSITORY}/{stack.name}-base:{inputs_sha256(inputs)[:16]}"
+    tag = _base_tag(stack, role)
     existing = _get(client, tag)
-    if existing:
+    if existing and not fresh:
         return existing
     try:
         log(f"{stack.name}: pulling {name}")
@@ -78,16 +188,24 @@ def _ensure_debootstrap(stack, log):
 
 def _bootstrap(client, stack, log):
     _ensure_debootstrap(stack, log)
+    _ensure_keyring(stack, log)
     try:
         mirror = debian_archive.host_mirror()
     except debian_archive.Unavailable as exc:
         raise PairError(f"stack {stack.name}: cannot bootstrap: {exc}") from None
     with tempfile.TemporaryDirectory(prefix=f"pyruntimes-rootfs-{stack.name}-") as tmp:
         rootfs, tarball = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
+        # The Release file's signature is checked against Debian's archive keyring, and a
+        # bootstrap whose signature cannot be checked fails rather than falling back to trust.
         result = subprocess.run(
-            ["debootstrap", "--variant=minbase", stack.debian_suite, str(rootfs), mirror],
+            ["debootstrap", "--variant=minbase", f"--keyring={KEYRING}", "--force-check-gpg",
+             stack.debian_suite, str(rootfs), mirror],
             capture_output=True, text=True,
         )
+        if result.returncode != 0 and _signature_failure(result.stdout + result.stderr):
+            raise PairError(f"stack {stack.name}: the {stack.debian_suite} archive's signature does not verify "
+                            f"with {KEYRING} ({_signature_failure(result.stdout + result.stderr)}); "
+                            "refusing to bootstrap from it (is the keyring current? apt-get install debian-archive-keyring)")
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
             raise PairError(f"stack {stack.name}: debootstrap {stack.debian_suite} failed: {' | '.join(tail)}")
@@ -101,11 +219,32 @@ def _bootstrap(client, stack, log):
     return client.images.get(image_id)
 
 
-def _ensure_layered(client, stack, role, base, log):
+def _ensure_keyring(stack, log):
+    if Path(KEYRING).is_file():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get") and "PYRUNTIMES_DEBIAN_KEYRING" not in os.environ:
+        log(f"{stack.name}: installing debian-archive-keyring, to check the archive's signatures")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "debian-archive-keyring"], capture_output=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if Path(KEYRING).is_file():
+            return
+    raise PairError(f"stack {stack.name}: cannot check the Debian archive's signatures: no keyring at {KEYRING} "
+                    "(as root: apt-get install debian-archive-keyring)")
+
+
+def _signature_failure(output: str) -> str:
+    """debootstrap's complaint about the Release signature, if that is why it failed."""
+    for line in output.splitlines():
+        if line.startswith("E: ") and any(word in line for word in ("signed", "signature", "Release file", "keyring")):
+            return line[3:].strip()[:160]
+    return ""
+
+
+def _ensure_layered(client, stack, role, base, log, fresh=False, run_id=""):
     inputs = {**stack.image_inputs(role), "base_id": base.id}
     tag = _tag(stack, role, inputs)
     existing = _get(client, tag)
-    if existing:
+    if existing and not fresh:
         return existing
     log(f"{stack.name}: building the {role} image ({len(inputs['packages'])} packages)")
     lines = [f"FROM {base.id}"]
@@ -121,7 +260,9 @@ def _ensure_layered(client, stack, role, base, log):
     try:
         image, _ = client.images.build(
             fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True, pull=False,
-            labels={INPUTS_LABEL: inputs_sha256(inputs), f"{LABEL}.stack": stack.name, f"{LABEL}.role": role},
+            nocache=fresh,  # a refresh must run apt-get again, even on an unchanged base
+            labels={INPUTS_LABEL: inputs_sha256(inputs), f"{LABEL}.stack": stack.name, f"{LABEL}.role": role,
+                    RUN_LABEL: run_id},
         )
     except docker.errors.BuildError as exc:
         tail = [line.get("stream", line.get("error", "")).strip() for line in exc.build_log][-4:]

@@ -1,182 +1,230 @@
-"""Publishing an archive, its .sha256 and its .json record to S3, and listing it in the manifest.
+"""Publishing one archive, its .sha256 and .json record, and its manifest entry, so that the
+bucket always converges on a consistent state.
 
 - The archive's write is its own guard: a conditional PUT (If-None-Match: *) lands only if the key
-  does not exist, so of two concurrent deploys of one key exactly one writes. The loser reports
-  "already published" with the existing checksum and whether it matches ours. --overwrite drops
+  does not exist, so of two concurrent deploys of one key exactly one writes. --overwrite drops
   the condition.
 - S3 verifies the upload against the SHA-256 we send (x-amz-checksum-sha256); afterwards the object
   is read back (HEAD) and its checksum and size compared with the local file.
-- The manifest (one JSON document at the prefix) is updated with optimistic concurrency:
-  If-Match on the ETag we read, retried on conflict, so parallel workers all land their entries.
-- Transient errors (5xx, throttling, connection resets) are retried by botocore's standard mode.
-Credentials are resolved by boto3 here, on the host; they never reach a container.
+- The archive object carries, as metadata, what its manifest entry needs (sha256, cache key,
+  version, ...): whatever a run was interrupted after (the archive's write, a sidecar's), a later
+  run can complete the sidecars and the manifest entry from the bucket alone, without building.
+- Every failure to reach or write S3 is one line, and the local archive is kept for a rerun.
 """
 
 import base64
+import enum
 import json
-import random
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-import botocore.config
-import botocore.exceptions
-
+from . import manifest, s3
 from .errors import PairError
 
-MANIFEST_NAME = "manifest.json"
-RETRY_CONFIG = botocore.config.Config(
-    retries={"mode": "standard", "total_max_attempts": 8},
-    connect_timeout=10,
-    read_timeout=120,
-)
-DRY_RUN_CREDENTIALS = {"aws_access_key_id": "dry-run", "aws_secret_access_key": "dry-run"}
+
+class Status(enum.Enum):
+    PUBLISHED = "published"
+    REPLACED = "published (overwrite)"
+    ALREADY_THERE = "already published"  # the bucket holds this build, or a build of the same inputs
+    CONFLICT = "already published from other inputs"  # and --overwrite was not given
 
 
-@dataclass
-class Target:
-    bucket: str
-    prefix: str  # "" or ends with "/"
-    endpoint: str | None = None  # None: AWS (or AWS_ENDPOINT_URL_S3, which boto3 reads itself)
-    dry_run: bool = True
-    credentials: dict = field(default_factory=dict, repr=False)  # from --env-file; else boto3's chain
+@dataclass(frozen=True)
+class Remote:
+    """What the bucket holds at an archive key, from a HEAD request."""
+    sha256: str
+    size: int
+    metadata: dict
 
-    def url(self, key):
-        return f"s3://{self.bucket}/{key}"
-
-
-def normalise_prefix(prefix: str) -> str:
-    """'python', 'python/' and '/python/' all mean the folder python/; '' the bucket's root."""
-    prefix = (prefix or "").strip("/")
-    return prefix + "/" if prefix else ""
+    @property
+    def cache_key(self) -> str:
+        return self.metadata.get("cache-key", "")
 
 
-def session_for(credentials: dict):
-    """A boto3 session: explicit values from an env file, else boto3's standard chain
-    (environment, AWS_PROFILE, instance role)."""
-    return boto3.session.Session(
-        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
-        profile_name=credentials.get("AWS_PROFILE"),
-        region_name=credentials.get("AWS_REGION") or credentials.get("AWS_DEFAULT_REGION"),
-    )
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    url: str
+    sha256: str  # of the archive the bucket holds now
+    repaired: tuple = ()  # what this run completed of an earlier, interrupted publish
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not Status.CONFLICT
+
+    def describe(self) -> str:
+        text = f"{self.status.value}, sha256 {self.sha256}"
+        if self.status is Status.CONFLICT:
+            text += " (its cache key differs from this build's; --overwrite replaces it)"
+        if self.repaired:
+            text += f"; repaired: {', '.join(self.repaired)}"
+        return text
 
 
-def s3_client(target: Target):
-    kwargs = {"config": RETRY_CONFIG}
-    if target.endpoint:
-        kwargs["endpoint_url"] = target.endpoint
+# The manifest entry's fields that do not depend on the archive's bytes (with key, sha256 and size).
+ENTRY_FIELDS = ("version", "arch", "formula_sha256", "build_seconds")
+
+
+@dataclass(frozen=True)
+class Local:
+    """This run's side of one pair: what it built (or would build) and what describes it."""
+    keys: s3.Keys
+    cache_key: str
+    entry: dict  # ENTRY_FIELDS; build_seconds is None before a build
+    record: dict | None = None  # the record of the local archive with this cache key, if there is one
+    archive: Path | None = None
+    sha256: str | None = None
+
+    def metadata(self) -> dict:
+        fields = {"sha256": self.sha256, "cache-key": self.cache_key, **self.entry}
+        return {name.replace("_", "-"): str(value) for name, value in fields.items() if value is not None}
+
+
+def remote_archive(client, target: s3.Target, keys: s3.Keys) -> Remote | None:
+    try:
+        head = client.head_object(Bucket=target.bucket, Key=keys.archive, ChecksumMode="ENABLED")
+    except s3.botocore.exceptions.ClientError as exc:
+        if s3.error_code(exc) in s3.NOT_FOUND:
+            return None
+        raise
+    metadata = head.get("Metadata", {})
+    sha256 = metadata.get("sha256") or (base64.b64decode(head["ChecksumSHA256"]).hex()
+                                        if head.get("ChecksumSHA256") else "(unknown)")
+    return Remote(sha256=sha256, size=head["ContentLength"], metadata=metadata)
+
+
+def settle_existing(client, target: s3.Target, local: Local) -> Outcome | None:
+    """Before building: if the bucket already holds this pair's archive, say so and complete
+    whatever an interrupted publish left undone; None when the key is free."""
+    return _guarded(target, local, lambda: _settle_existing(client, target, local))
+
+
+def _settle_existing(client, target, local):
     if target.dry_run:
-        return boto3.session.Session().client("s3", region_name="us-east-1", **DRY_RUN_CREDENTIALS, **kwargs)
-    return session_for(target.credentials).client("s3", **kwargs)
+        s3.ensure_bucket(client, target.bucket)
+    remote = remote_archive(client, target, local.keys)
+    return None if remote is None else _settle(client, target, local, remote)
 
 
-def keys_for(target: Target, stack: str, arch: str, runtime: str) -> dict:
-    """The stable layout: PREFIX/STACK/ARCH/python-X.Y.Z.tar.zst (+ .sha256, + .json)."""
-    archive = f"{target.prefix}{stack}/{arch}/{runtime}.tar.zst"
-    return {"archive": archive, "sha256": archive + ".sha256", "record": archive + ".json"}
+def publish(client, target: s3.Target, local: Local, overwrite=False) -> Outcome:
+    """Upload local.archive unless its key is taken (or with overwrite), read it back, then
+    write its sidecars and manifest entry."""
+    return _guarded(target, local, lambda: _publish(client, target, local, overwrite))
 
 
-def publish(client, target: Target, keys: dict, archive: Path, sha256: str, record: dict, overwrite=False) -> str:
-    """Upload and read back; return what happened, in words for the summary.
-
-    When S3 cannot be reached (after botocore's retries) the pair fails with one line and the
-    local archive stays where it is: a later run reuses it and publishes without rebuilding."""
+def _guarded(target, local, step):
     try:
-        if target.dry_run:
-            ensure_bucket(client, target.bucket)
-        return _publish(client, target, keys, archive, sha256, record, overwrite)
-    except botocore.exceptions.BotoCoreError as exc:
-        raise PairError(f"S3 unreachable ({exc}); the archive is kept at {archive}: rerun to publish it") from None
+        return step()
+    except manifest.Invalid:
+        raise
+    except s3.ERRORS as exc:
+        kept = f"the archive is kept at {local.archive}; " if local.archive else ""
+        raise PairError(f"S3 failed at {target.url(local.keys.archive)}: {s3.describe(exc)}; {kept}"
+                        "rerun to complete the publish") from None
 
 
-def _publish(client, target, keys, archive, sha256, record, overwrite):
-    checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
-    extra = {} if overwrite else {"IfNoneMatch": "*"}
+def _publish(client, target, local, overwrite):
+    if target.dry_run:
+        s3.ensure_bucket(client, target.bucket)
+    checksum = base64.b64encode(bytes.fromhex(local.sha256)).decode()
+    condition = {} if overwrite else {"IfNoneMatch": "*"}
     try:
-        with open(archive, "rb") as body:
-            client.put_object(Bucket=target.bucket, Key=keys["archive"], Body=body, ChecksumSHA256=checksum,
-                              ContentType="application/zstd", Metadata={"sha256": sha256}, **extra)
-    except botocore.exceptions.ClientError as exc:
-        if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
-            raise PairError(f"upload of {target.url(keys['archive'])} failed: {exc}") from None
-        existing = _existing_sha256(client, target, keys)
-        if existing != sha256:
-            return f"already published with sha256 {existing}, which differs from this build's (use --overwrite)"
-        _put_sidecars(client, target, keys, sha256, record, archive.name)  # complete an interrupted publish
-        return "already published, same sha256"
-    _read_back(client, target, keys, archive, sha256)
-    _put_sidecars(client, target, keys, sha256, record, archive.name)
-    return "published" if not overwrite else "published (overwrite)"
-
-
-def _put_sidecars(client, target, keys, sha256, record, filename):
-    client.put_object(Bucket=target.bucket, Key=keys["sha256"], Body=f"{sha256}  {filename}\n".encode(),
-                      ContentType="text/plain")
-    client.put_object(Bucket=target.bucket, Key=keys["record"], ContentType="application/json",
-                      Body=json.dumps(record, indent=2, sort_keys=True).encode())
-
-
-def _existing_sha256(client, target, keys):
-    head = client.head_object(Bucket=target.bucket, Key=keys["archive"], ChecksumMode="ENABLED")
-    if head.get("Metadata", {}).get("sha256"):
-        return head["Metadata"]["sha256"]
-    if head.get("ChecksumSHA256"):
-        return base64.b64decode(head["ChecksumSHA256"]).hex()
-    return "(unknown)"
-
-
-def _read_back(client, target, keys, archive: Path, sha256):
-    head = client.head_object(Bucket=target.bucket, Key=keys["archive"], ChecksumMode="ENABLED")
-    remote = base64.b64decode(head["ChecksumSHA256"]).hex() if head.get("ChecksumSHA256") else None
-    if head["ContentLength"] != archive.stat().st_size or remote not in (sha256, None):
-        raise PairError(f"read-back of {target.url(keys['archive'])} differs: {head['ContentLength']} bytes, "
-                        f"sha256 {remote}; local {archive.stat().st_size} bytes, {sha256}")
-    if remote is None and head.get("Metadata", {}).get("sha256") != sha256:
-        raise PairError(f"read-back of {target.url(keys['archive'])}: no checksum to compare")
-
-
-def update_manifest(client, target: Target, stack: str, runtime: str, entry: dict, attempts=50):
-    """Add or replace one entry of MANIFEST_NAME, retrying on concurrent updates."""
-    key = target.prefix + MANIFEST_NAME
-    for attempt in range(attempts):
-        try:
-            current = client.get_object(Bucket=target.bucket, Key=key)
-            manifest, condition = json.loads(current["Body"].read()), {"IfMatch": current["ETag"]}
-        except botocore.exceptions.ClientError as exc:
-            if _code(exc) not in ("NoSuchKey", "404"):
-                raise
-            manifest, condition = {"stacks": {}}, {"IfNoneMatch": "*"}
-        manifest.setdefault("stacks", {}).setdefault(stack, {})[runtime] = entry
-        manifest["stacks"][stack] = dict(sorted(manifest["stacks"][stack].items()))
-        try:
-            client.put_object(Bucket=target.bucket, Key=key, ContentType="application/json",
-                              Body=json.dumps(manifest, indent=2, sort_keys=True).encode(), **condition)
-            return
-        except botocore.exceptions.ClientError as exc:
-            if _code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
-    raise PairError(f"manifest {target.url(key)}: gave up after {attempts} concurrent-update conflicts")
-
-
-def update_manifest_or_fail(client, target: Target, stack: str, runtime: str, entry: dict):
-    try:
-        update_manifest(client, target, stack, runtime, entry)
-    except botocore.exceptions.BotoCoreError as exc:
-        raise PairError(f"manifest update failed, S3 unreachable ({exc}); rerun to complete it") from None
-
-
-def ensure_bucket(client, bucket):
-    """Dry runs only: the embedded S3 starts empty."""
-    try:
-        client.create_bucket(Bucket=bucket)
-    except botocore.exceptions.ClientError as exc:
-        if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        with open(local.archive, "rb") as body:
+            client.put_object(Bucket=target.bucket, Key=local.keys.archive, Body=body, ChecksumSHA256=checksum,
+                              ContentType="application/zstd", Metadata=local.metadata(), **condition)
+    except s3.botocore.exceptions.ClientError as exc:
+        if s3.error_code(exc) not in s3.CONDITION_FAILED:
             raise
+        # Another run wrote this key after our check: theirs stands.
+        return _settle(client, target, local, remote_archive(client, target, local.keys))
+    remote = _read_back(client, target, local)
+    _converge(client, target, local, remote)
+    return Outcome(Status.REPLACED if overwrite else Status.PUBLISHED, target.url(local.keys.archive), local.sha256)
 
 
-def _code(exc):
-    return exc.response.get("Error", {}).get("Code", "")
+def _settle(client, target, local, remote: Remote) -> Outcome:
+    url = target.url(local.keys.archive)
+    ours = remote.sha256 == local.sha256 or (remote.cache_key and remote.cache_key == local.cache_key)
+    if not ours:
+        return Outcome(Status.CONFLICT, url, remote.sha256)
+    repaired = _converge(client, target, local, remote)
+    return Outcome(Status.ALREADY_THERE, url, remote.sha256, tuple(repaired))
+
+
+def _read_back(client, target, local) -> Remote:
+    remote = remote_archive(client, target, local.keys)
+    size = local.archive.stat().st_size
+    if remote is None or remote.size != size or remote.sha256 != local.sha256:
+        raise PairError(f"read-back of {target.url(local.keys.archive)} differs: "
+                        f"{remote and remote.size} bytes, sha256 {remote and remote.sha256}; "
+                        f"local {size} bytes, {local.sha256}")
+    return remote
+
+
+def _converge(client, target, local: Local, remote: Remote) -> list[str]:
+    """Make the sidecars and the manifest entry describe the archive the bucket holds; return
+    what had to be written."""
+    written = []
+    checksum_line = f"{remote.sha256}  {local.keys.filename}\n"
+    if _get_text(client, target, local.keys.sha256) != checksum_line:
+        client.put_object(Bucket=target.bucket, Key=local.keys.sha256, Body=checksum_line.encode(),
+                          ContentType="text/plain")
+        written.append("checksum file")
+    if not _record_matches(_get_text(client, target, local.keys.record), remote.sha256):
+        if not (local.record and local.record.get("archive_sha256") == remote.sha256):
+            raise PairError(f"{target.url(local.keys.record)} is missing or describes another archive, and this "
+                            "machine has no record of the published build to restore it from: rebuild and "
+                            "publish with --overwrite")
+        client.put_object(Bucket=target.bucket, Key=local.keys.record, ContentType="application/json",
+                          Body=json.dumps(local.record, indent=2, sort_keys=True).encode())
+        written.append("record")
+    current, _ = manifest.read(client, target)
+    stack, runtime = _stack_and_runtime(local.keys)
+    wanted = manifest_entry(local, remote)
+    if manifest.entry(current, stack, runtime) != wanted:
+        manifest.update(client, target, stack, runtime, wanted)
+        written.append("manifest entry")
+    return written
+
+
+def manifest_entry(local: Local, remote: Remote) -> dict:
+    """The manifest's entry for the archive the bucket holds: each field from the archive's own
+    metadata where it has it (archives published before the metadata existed have less), else
+    from this run."""
+    entry = {"key": local.keys.archive, "sha256": remote.sha256, "size": remote.size}
+    for name in ENTRY_FIELDS:
+        value = remote.metadata.get(name.replace("_", "-"))
+        if value is None:
+            entry[name] = local.entry.get(name)
+        else:
+            entry[name] = _number(value) if name.endswith("seconds") else value
+    return entry
+
+
+def _stack_and_runtime(keys: s3.Keys):
+    # PREFIX/STACK/ARCH/RUNTIME.tar.zst
+    stack, _arch, filename = keys.archive.rsplit("/", 3)[-3:]
+    return stack, filename.removesuffix(".tar.zst")
+
+
+def _record_matches(text, sha256) -> bool:
+    try:
+        return json.loads(text or "null").get("archive_sha256") == sha256
+    except (ValueError, AttributeError):
+        return False
+
+
+def _get_text(client, target, key) -> str | None:
+    try:
+        return client.get_object(Bucket=target.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+    except s3.botocore.exceptions.ClientError as exc:
+        if s3.error_code(exc) in s3.NOT_FOUND:
+            return None
+        raise
+
+
+def _number(value):
+    try:
+        return float(value)
+    except ValueError:
+        return None

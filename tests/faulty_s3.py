@@ -1,5 +1,7 @@
-"""An HTTP proxy in front of an S3 server that answers the first N requests with an error:
-a real, over-the-wire fault (5xx, throttling) for the client's retry logic to get through."""
+"""An HTTP proxy in front of an S3 server that injects real, over-the-wire faults: the first N
+requests answered with an error (5xx, throttling) for the client's retry logic to get through;
+every request a predicate picks answered with an error (a write that S3 refuses); or conditional
+headers dropped on the way (a store that ignores If-None-Match / If-Match)."""
 
 import http.server
 import threading
@@ -8,8 +10,11 @@ import urllib.request
 
 
 class FaultyProxy:
-    def __init__(self, upstream: str, fail_first: int, status=503, code="SlowDown"):
+    def __init__(self, upstream: str, fail_first: int = 0, status=503, code="SlowDown", fail_if=None,
+                 drop_headers=()):
         self.upstream, self.remaining, self.status, self.code = upstream.rstrip("/"), fail_first, status, code
+        self.fail_if = fail_if or (lambda method, path: False)  # (method, path) -> answer with the error
+        self.drop_headers = {name.lower() for name in drop_headers}
         self.failed = 0
         self.lock = threading.Lock()
         proxy = self
@@ -24,9 +29,9 @@ class FaultyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 with proxy.lock:
-                    fail = proxy.remaining > 0
+                    fail = proxy.remaining > 0 or proxy.fail_if(self.command, self.path)
                     if fail:
-                        proxy.remaining -= 1
+                        proxy.remaining = max(0, proxy.remaining - 1)
                         proxy.failed += 1
                 if fail:
                     payload = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{proxy.code}</Code>"
@@ -37,7 +42,7 @@ class FaultyProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", *proxy.drop_headers)}
                 request = urllib.request.Request(proxy.upstream + self.path, data=body, method=self.command,
                                                  headers=headers)
                 try:

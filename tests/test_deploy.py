@@ -60,6 +60,11 @@ def test_deploy_with_bucket_and_prefix_from_the_environment(release_out, s3):
     manifest = json.loads(client.get_object(Bucket=bucket, Key="python/runtimes/manifest.json")["Body"].read())
     entry = manifest["stacks"]["debian-12"]["python-3.11.2"]
     assert entry["sha256"] == table_row(result.stdout, "python-3.11.2-debian-12")[-1]
+    # The record accounts for the PGO training run: how many test files ran, which failed.
+    record_key = "python/runtimes/debian-12/amd64/python-3.11.2.tar.zst.json"
+    record = json.loads(client.get_object(Bucket=bucket, Key=record_key)["Body"].read())
+    training = record["pgo_training"]
+    assert training["ok"] and training["test_files_run"] >= 40 and training["profile_files"] > 100, training
 
     # Deploying the same runtime again does not write: it is already there, with the same bytes.
     with FileLock(str(release_out) + ".lock"):
@@ -67,7 +72,8 @@ def test_deploy_with_bucket_and_prefix_from_the_environment(release_out, s3):
             "S3_BUCKET": bucket, "S3_PREFIX": "python/runtimes", "AWS_ENDPOINT_URL_S3": endpoint,
             "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_EC2_METADATA_DISABLED": "true"})
     assert again.returncode == 0, again.stdout[-3000:]
-    assert "already published, same sha256" in again.stdout
+    assert f"already published, sha256 {entry['sha256']}" in again.stdout
+    assert "building" not in again.stderr  # known to be there: not built again
 
 
 def test_deploy_from_an_env_file_leaks_no_credentials(release_out, s3, tmp_path):

@@ -113,6 +113,22 @@ def test_a_killed_build_container_fails_the_pair_and_leaves_nothing(tmp_path, do
     assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
 
 
+def test_a_build_past_its_time_limit_is_stopped_with_one_line(tmp_path, docker_client):
+    """--build-timeout: the container is stopped at the limit and the pair fails saying so."""
+    run_id = uuid.uuid4().hex[:12]
+    out = tmp_path / "out"
+    started = time.monotonic()
+    result = run_harness("test_runtimes.py", *QUICK_311, "--rebuild", "--build-timeout", "20s", "--out-dir", str(out),
+                         env={"PYRUNTIMES_RUN_ID": run_id})
+    assert result.returncode == 1, result.stdout[-3000:]
+    reason = failure_reason(result.stdout)
+    assert "ran past the time limit of 20s (--build-timeout)" in reason, reason
+    assert "Traceback" not in result.stdout
+    assert time.monotonic() - started < 120  # stopped at the limit, not at the build's end
+    assert containers_of(docker_client, run_id) == []
+    assert not list(out.rglob("*.tar.zst")) and leftovers(out) == []
+
+
 def test_a_build_out_of_memory_says_so_and_leaves_nothing(tmp_path, docker_client):
     """Mid-build, the container's memory is capped at 48 MB (docker update): the compiler is
     OOM-killed, for real, by the kernel."""

@@ -49,7 +49,8 @@ def test_quick_build_verify_publish_then_reuse(first_build):
     assert "::phase:: compile" in (out / "logs" / f"{PAIR}.log").read_text()
 
     # Dry run: published to the embedded S3 under the real layout.
-    assert "published: s3://pyruntimes-dry-run/debian-12/amd64/python-3.11.2.tar.zst" in stdout
+    assert (f"S3: published, sha256 {sha256}: s3://pyruntimes-dry-run/debian-12/amd64/python-3.11.2.tar.zst"
+            in stdout), stdout[-3000:]
 
     # Same inputs again: reused, not rebuilt, and still verified and published.
     again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out))
@@ -126,8 +127,8 @@ def test_unreachable_s3_keeps_the_archive_and_a_later_run_publishes_it(first_bui
     result = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), env={s3server.ENDPOINT_ENV: dead})
     assert result.returncode == 1, result.stdout[-3000:]
     reason = failure_reason(result.stdout)
-    assert reason.startswith("failed: S3 unreachable") and "the archive is kept at" in reason, reason
-    kept = reason.split("the archive is kept at ")[1].split(":")[0]
+    assert reason.startswith("failed: S3 failed at s3://") and "cannot connect to http://127.0.0.1:9 " in reason, reason
+    kept = reason.split("the archive is kept at ")[1].split(";")[0]
     assert os.path.exists(kept) and "Traceback" not in result.stdout
 
     again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), env={s3server.ENDPOINT_ENV: endpoint})
@@ -136,6 +137,40 @@ def test_unreachable_s3_keeps_the_archive_and_a_later_run_publishes_it(first_bui
     assert sorted(uploaded_keys(client)) == sorted([
         "debian-12/amd64/python-3.11.2.tar.zst", "debian-12/amd64/python-3.11.2.tar.zst.json",
         "debian-12/amd64/python-3.11.2.tar.zst.sha256", "manifest.json"])
+
+
+def test_a_publish_interrupted_before_the_manifest_is_completed_by_a_rerun_without_building(first_build, s3,
+                                                                                           tmp_path):
+    """A fault injected for real between the archive's write and the manifest's: S3 refuses the
+    manifest write (403). The pair fails with one line and the archive stays local. A rerun on
+    another machine's terms (an empty out folder: nothing to reuse) finds the archive in the
+    bucket, built from the same inputs, and completes the manifest without building."""
+    from tests.faulty_s3 import FaultyProxy
+
+    _, out = first_build
+    endpoint, client = s3
+    proxy = FaultyProxy(endpoint, status=403, code="AccessDenied",
+                        fail_if=lambda method, path: method == "PUT" and path.split("?")[0].endswith("manifest.json"))
+    try:
+        result = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out),
+                             env={s3server.ENDPOINT_ENV: proxy.endpoint})
+    finally:
+        proxy.stop()
+    assert result.returncode == 1, result.stdout[-3000:]
+    reason = failure_reason(result.stdout)
+    assert "AccessDenied (HTTP 403)" in reason and "rerun to complete the publish" in reason, reason
+    assert "Traceback" not in result.stdout
+    archive_key = "debian-12/amd64/python-3.11.2.tar.zst"
+    assert sorted(uploaded_keys(client)) == [archive_key, archive_key + ".json", archive_key + ".sha256"]
+
+    fresh = tmp_path / "elsewhere"
+    again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(fresh), env={s3server.ENDPOINT_ENV: endpoint})
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "repaired: manifest entry" in again.stdout, again.stdout[-3000:]
+    assert "building" not in again.stderr and not (fresh / "archives").exists()  # nothing was built
+    manifest = json.loads(client.get_object(Bucket="pyruntimes-dry-run", Key="manifest.json")["Body"].read())
+    remote = client.head_object(Bucket="pyruntimes-dry-run", Key=archive_key)["Metadata"]["sha256"]
+    assert manifest["stacks"]["debian-12"]["python-3.11.2"]["sha256"] == remote
 
 
 def test_stack_whose_base_image_cannot_be_had_fails_its_pairs_with_one_line(tmp_path):

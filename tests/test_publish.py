@@ -1,4 +1,4 @@
-"""Publishing against a moto S3 server over real HTTP on loopback."""
+"""Publishing against a moto S3 server over real HTTP on loopback; faults injected on the wire."""
 
 import concurrent.futures
 import hashlib
@@ -6,8 +6,12 @@ import json
 
 import pytest
 
-from harness import publish, s3server
-from harness.errors import PairError
+from harness import manifest, preflight, publish, s3, s3server
+from harness.errors import PairError, UsageError
+from harness.publish import Status
+from tests.faulty_s3 import FaultyProxy
+
+ENTRY = {"version": "3.13.15", "arch": "amd64", "formula_sha256": "f" * 64, "build_seconds": 12.5}
 
 
 @pytest.fixture(scope="module")
@@ -20,101 +24,207 @@ def endpoint():
 @pytest.fixture
 def target(endpoint, request):
     bucket = "t-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:20]
-    target = publish.Target(bucket=bucket, prefix=publish.normalise_prefix("/runtimes"), endpoint=endpoint)
-    publish.ensure_bucket(publish.s3_client(target), bucket)
+    target = s3.Target(bucket=bucket, prefix=s3.normalise_prefix("/runtimes"), endpoint=endpoint)
+    s3.ensure_bucket(s3.client_for(target), bucket)
     return target
 
 
-def make_archive(tmp_path, content=b"archive bytes", name="python-3.13.15.tar.zst"):
+def local_build(tmp_path, target, content=b"archive bytes", name="a.tar.zst", cache_key="k1",
+                runtime="python-3.13.15"):
     path = tmp_path / name
     path.write_bytes(content)
-    return path, hashlib.sha256(content).hexdigest()
+    sha = hashlib.sha256(content).hexdigest()
+    return publish.Local(keys=s3.keys_for(target, "debian-12", "amd64", runtime), cache_key=cache_key,
+                         entry=dict(ENTRY), record={"runtime": runtime, "archive_sha256": sha}, archive=path, sha256=sha)
+
+
+def objects(target):
+    listing = s3.client_for(target).list_objects_v2(Bucket=target.bucket).get("Contents", [])
+    return sorted(o["Key"] for o in listing)
+
+
+def read(target, key):
+    return s3.client_for(target).get_object(Bucket=target.bucket, Key=key)["Body"].read()
+
+
+def manifest_of(target):
+    return json.loads(read(target, target.prefix + manifest.NAME))
 
 
 def test_prefix_forms_are_equivalent():
-    assert {publish.normalise_prefix(p) for p in ("python", "python/", "/python/")} == {"python/"}
-    assert publish.normalise_prefix("") == ""
+    assert {s3.normalise_prefix(p) for p in ("python", "python/", "/python/")} == {"python/"}
+    assert s3.normalise_prefix("") == ""
 
 
-def test_publish_uploads_archive_checksum_and_record(tmp_path, target):
-    client = publish.s3_client(target)
-    archive, sha = make_archive(tmp_path)
-    keys = publish.keys_for(target, "debian-12", "amd64", "python-3.13.15")
-    assert keys["archive"] == "runtimes/debian-12/amd64/python-3.13.15.tar.zst"
-    assert publish.publish(client, target, keys, archive, sha, {"runtime": "python-3.13.15"}) == "published"
-    body = client.get_object(Bucket=target.bucket, Key=keys["archive"])["Body"].read()
-    assert body == archive.read_bytes()
-    assert client.get_object(Bucket=target.bucket, Key=keys["sha256"])["Body"].read().decode().split()[0] == sha
-    record = json.loads(client.get_object(Bucket=target.bucket, Key=keys["record"])["Body"].read())
-    assert record == {"runtime": "python-3.13.15"}
+def test_publish_uploads_archive_checksum_record_and_manifest_entry(tmp_path, target):
+    local = local_build(tmp_path, target)
+    assert local.keys.archive == "runtimes/debian-12/amd64/python-3.13.15.tar.zst"
+    outcome = publish.publish(s3.client_for(target), target, local)
+    assert outcome == publish.Outcome(Status.PUBLISHED, target.url(local.keys.archive), local.sha256)
+    assert read(target, local.keys.archive) == b"archive bytes"
+    assert read(target, local.keys.sha256).decode() == f"{local.sha256}  python-3.13.15.tar.zst\n"
+    assert json.loads(read(target, local.keys.record)) == local.record
+    entry = manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]
+    assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
 
 
 def test_existing_archive_is_never_overwritten_without_overwrite(tmp_path, target):
-    client = publish.s3_client(target)
-    keys = publish.keys_for(target, "debian-12", "amd64", "python-3.13.15")
-    first, first_sha = make_archive(tmp_path, b"first build", "a.tar.zst")
-    second, second_sha = make_archive(tmp_path, b"second build", "b.tar.zst")
-    publish.publish(client, target, keys, first, first_sha, {})
-    assert publish.publish(client, target, keys, first, first_sha, {}) == "already published, same sha256"
-    outcome = publish.publish(client, target, keys, second, second_sha, {})
-    assert outcome.startswith(f"already published with sha256 {first_sha}, which differs")
-    assert client.get_object(Bucket=target.bucket, Key=keys["archive"])["Body"].read() == b"first build"
-    assert publish.publish(client, target, keys, second, second_sha, {}, overwrite=True) == "published (overwrite)"
-    assert client.get_object(Bucket=target.bucket, Key=keys["archive"])["Body"].read() == b"second build"
+    client = s3.client_for(target)
+    first = local_build(tmp_path, target, b"first build", "a.tar.zst", cache_key="k1")
+    again = local_build(tmp_path, target, b"first build, rebuilt", "b.tar.zst", cache_key="k1")
+    other = local_build(tmp_path, target, b"other inputs", "c.tar.zst", cache_key="k2")
+    assert publish.publish(client, target, first).status is Status.PUBLISHED
+    # The same inputs (a release build need not give the same bytes twice): what is there stands.
+    assert publish.publish(client, target, again) == publish.Outcome(Status.ALREADY_THERE, first_url(target, first),
+                                                                     first.sha256)
+    conflict = publish.publish(client, target, other)
+    assert conflict.status is Status.CONFLICT and not conflict.ok and conflict.sha256 == first.sha256
+    assert "--overwrite replaces it" in conflict.describe()
+    assert read(target, first.keys.archive) == b"first build"
+    assert publish.publish(client, target, other, overwrite=True).status is Status.REPLACED
+    assert read(target, first.keys.archive) == b"other inputs"
+    assert manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]["sha256"] == other.sha256
+
+
+def first_url(target, local):
+    return target.url(local.keys.archive)
 
 
 def test_two_concurrent_deploys_of_one_key_make_one_write(tmp_path, target):
-    keys = publish.keys_for(target, "debian-12", "amd64", "python-3.11.2")
-    archives = [make_archive(tmp_path, f"build {i}".encode() * 10000, f"{i}.tar.zst") for i in range(2)]
+    builds = [local_build(tmp_path, target, f"build {i}".encode() * 10000, f"{i}.tar.zst", cache_key=f"k{i}")
+              for i in range(2)]
 
     def deploy(i):
-        path, sha = archives[i]
-        return publish.publish(publish.s3_client(target), target, keys, path, sha, {})
+        return publish.publish(s3.client_for(target), target, builds[i])
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(deploy, range(2)))
-    assert sorted(o.split(" with")[0].split(",")[0] for o in outcomes) == ["already published", "published"], outcomes
-    stored = publish.s3_client(target).get_object(Bucket=target.bucket, Key=keys["archive"])["Body"].read()
-    assert stored in (archives[0][0].read_bytes(), archives[1][0].read_bytes())
+    assert sorted(o.status.name for o in outcomes) == ["CONFLICT", "PUBLISHED"], outcomes
+    winner = builds[[o.status for o in outcomes].index(Status.PUBLISHED)]
+    assert read(target, winner.keys.archive) == winner.archive.read_bytes()
+    assert manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]["sha256"] == winner.sha256
 
 
 def test_eight_concurrent_manifest_updates_all_land(target):
     def update(i):
-        publish.update_manifest(publish.s3_client(target), target, "debian-12", f"python-3.13.{i}",
-                                {"version": f"3.13.{i}", "sha256": str(i)})
+        manifest.update(s3.client_for(target), target, "debian-12", f"python-3.13.{i}",
+                        {"version": f"3.13.{i}", "sha256": str(i)})
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(update, range(8)))
-    client = publish.s3_client(target)
-    manifest = json.loads(client.get_object(Bucket=target.bucket, Key="runtimes/manifest.json")["Body"].read())
-    assert sorted(manifest["stacks"]["debian-12"]) == sorted(f"python-3.13.{i}" for i in range(8))
+    assert sorted(manifest_of(target)["stacks"]["debian-12"]) == sorted(f"python-3.13.{i}" for i in range(8))
+
+
+def test_an_interrupted_publish_is_completed_from_the_bucket_alone(tmp_path, target):
+    """The archive landed, then the run stopped: no sidecars, no manifest entry. A later run that
+    has no local build at all (another machine) completes the checksum and manifest from the
+    archive's metadata; the record needs the build's own record, which it says plainly."""
+    client = s3.client_for(target)
+    local = local_build(tmp_path, target)
+    with open(local.archive, "rb") as body:
+        client.put_object(Bucket=target.bucket, Key=local.keys.archive, Body=body, Metadata=local.metadata())
+    elsewhere = publish.Local(keys=local.keys, cache_key=local.cache_key, entry={**ENTRY, "build_seconds": None})
+    with pytest.raises(PairError, match="no record of the published build"):
+        publish.settle_existing(client, target, elsewhere)
+    outcome = publish.settle_existing(client, target, local)
+    assert outcome.status is Status.ALREADY_THERE
+    assert outcome.repaired == ("record", "manifest entry")  # the checksum file came with the first try
+    assert "repaired: record, manifest entry" in outcome.describe()
+    entry = manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]
+    assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
+    # Converged: nothing left to repair, and the key's absence means "build".
+    assert publish.settle_existing(client, target, elsewhere).repaired == ()
+    assert publish.settle_existing(client, target, local_build(tmp_path, target, runtime="python-3.11.2")) is None
+
+
+def test_a_manifest_that_is_not_json_is_named_and_never_overwritten(tmp_path, target):
+    client = s3.client_for(target)
+    client.put_object(Bucket=target.bucket, Key="runtimes/manifest.json", Body=b"{not json")
+    with pytest.raises(manifest.Invalid) as failure:
+        publish.publish(client, target, local_build(tmp_path, target))
+    assert "s3://%s/runtimes/manifest.json is not valid JSON" % target.bucket in str(failure.value)
+    assert "\n" not in str(failure.value)
+    assert read(target, "runtimes/manifest.json") == b"{not json"
+
+
+@pytest.mark.parametrize("failing", ["manifest.json", ".sha256", ".json"])
+def test_an_s3_error_in_any_step_is_one_line_and_keeps_the_archive(tmp_path, endpoint, failing):
+    """S3 refuses one kind of write (403 AccessDenied is not retried): one line naming what failed;
+    the rerun, once S3 accepts it again, completes the publish."""
+    bucket = "refusing-" + hashlib.sha256(failing.encode()).hexdigest()[:10]
+    direct = s3.Target(bucket=bucket, prefix="", endpoint=endpoint)
+    s3.ensure_bucket(s3.client_for(direct), bucket)
+    proxy = FaultyProxy(endpoint, status=403, code="AccessDenied",
+                        fail_if=lambda method, path: method == "PUT" and path.split("?")[0].endswith(failing))
+    try:
+        through = s3.Target(bucket=bucket, prefix="", endpoint=proxy.endpoint)
+        local = local_build(tmp_path, through)
+        with pytest.raises(PairError) as failure:
+            publish.publish(s3.client_for(through), through, local)
+    finally:
+        proxy.stop()
+    message = str(failure.value)
+    assert "\n" not in message and "AccessDenied (HTTP 403)" in message, message
+    assert f"the archive is kept at {local.archive}" in message and local.archive.exists()
+    outcome = publish.publish(s3.client_for(direct), direct, local)
+    assert outcome.status is Status.ALREADY_THERE and outcome.repaired, outcome
+    assert set(objects(direct)) == {local.keys.archive, local.keys.sha256, local.keys.record, "manifest.json"}
 
 
 def test_unreachable_s3_is_one_clear_error(tmp_path):
-    target = publish.Target(bucket="nowhere", prefix="", endpoint="http://127.0.0.1:9")
-    archive, sha = make_archive(tmp_path)
-    keys = publish.keys_for(target, "debian-12", "amd64", "python-3.13.15")
-    with pytest.raises(PairError, match=f"S3 unreachable .*the archive is kept at {archive}"):
-        publish.publish(publish.s3_client(target), target, keys, archive, sha, {})
-    assert archive.exists()
+    target = s3.Target(bucket="nowhere", prefix="", endpoint="http://127.0.0.1:9")
+    local = local_build(tmp_path, target)
+    with pytest.raises(PairError, match=f"S3 failed .*cannot connect to http://127.0.0.1:9 .*the archive is kept at {local.archive}"):
+        publish.publish(s3.client_for(target), target, local)
+    assert local.archive.exists()
 
 
 def test_s3_errors_then_recovery_still_publishes(tmp_path, endpoint):
     """The first 4 requests get 503 SlowDown over the wire; botocore's standard retry mode must
     carry the upload through, and the read-back must still match."""
-    from tests.faulty_s3 import FaultyProxy
-
     bucket = "flaky-bucket"
-    publish.ensure_bucket(publish.s3_client(publish.Target(bucket=bucket, prefix="", endpoint=endpoint)), bucket)
+    s3.ensure_bucket(s3.client_for(s3.Target(bucket=bucket, prefix="", endpoint=endpoint)), bucket)
     proxy = FaultyProxy(endpoint, fail_first=4)
     try:
-        target = publish.Target(bucket=bucket, prefix="", endpoint=proxy.endpoint)
-        archive, sha = make_archive(tmp_path)
-        keys = publish.keys_for(target, "debian-12", "amd64", "python-3.13.15")
-        assert publish.publish(publish.s3_client(target), target, keys, archive, sha, {}) == "published"
+        target = s3.Target(bucket=bucket, prefix="", endpoint=proxy.endpoint)
+        local = local_build(tmp_path, target)
+        assert publish.publish(s3.client_for(target), target, local).status is Status.PUBLISHED
         assert proxy.failed == 4
     finally:
         proxy.stop()
-    stored = publish.s3_client(publish.Target(bucket=bucket, prefix="", endpoint=endpoint)).get_object(
-        Bucket=bucket, Key=keys["archive"])["Body"].read()
-    assert stored == archive.read_bytes()
+    assert read(s3.Target(bucket=bucket, prefix="", endpoint=endpoint), local.keys.archive) == b"archive bytes"
+
+
+# -- pre-flight (--deploy) ------------------------------------------------------------------------
+
+def deploy_target(bucket, endpoint):
+    return s3.Target(bucket=bucket, prefix="rt/", endpoint=endpoint, dry_run=False,
+                     credentials={"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "us-east-1"})
+
+
+def test_preflight_passes_on_a_store_that_honours_conditions_and_leaves_nothing(target):
+    said = []
+    deploy = deploy_target(target.bucket, target.endpoint)
+    preflight.check(deploy, overwrite=False, say=said.append)
+    assert said == [f"pre-flight: s3://{target.bucket}/rt/ reachable with these credentials",
+                    "pre-flight: the store honours conditional writes (If-None-Match, If-Match)"]
+    assert objects(target) == []  # the probe is gone
+
+
+def test_preflight_refuses_a_missing_bucket(endpoint):
+    with pytest.raises(UsageError, match="bucket 'no-such-bucket-here' does not exist"):
+        preflight.check(deploy_target("no-such-bucket-here", endpoint), overwrite=False, say=lambda line: None)
+
+
+def test_preflight_refuses_a_store_that_ignores_conditional_writes(target):
+    proxy = FaultyProxy(target.endpoint, drop_headers=("If-None-Match", "If-Match"))
+    try:
+        deploy = deploy_target(target.bucket, proxy.endpoint)
+        with pytest.raises(UsageError, match=r"ignores conditional writes \(If-None-Match, If-Match\).*--overwrite"):
+            preflight.check(deploy, overwrite=False, say=lambda line: None)
+        said = []
+        preflight.check(deploy, overwrite=True, say=said.append)
+        assert "WARNING: the store ignores If-None-Match and If-Match" in said[-1]
+    finally:
+        proxy.stop()
+    assert objects(target) == []

@@ -2,7 +2,7 @@
 it affects, so exactly those are rebuilt, and the others keep their archives.
 
 `--plan` asks the real harness what it would do (with the real stack images: a changed package
-list builds a new image, whose id goes into the key); the first build's archive shows that an
+list builds a new image, whose installed packages go into the key); the first build's archive shows that an
 unchanged key is reused. That a reused archive really skips the build is shown in test_pipeline.
 """
 
@@ -72,7 +72,9 @@ def test_a_stack_package_list_rebuilds_that_stack_only(baseline, tmp_path):
     before, out = baseline
     project = copy_project(tmp_path / "project")
     stack = project / "stacks" / "debian-13" / "stack.toml"
-    stack.write_text(stack.read_text().replace('"pkg-config",\n', '"pkg-config",\n    "patch",\n'))
+    # Keys follow the packages the build image holds, so the change must install something new
+    # ("patch" would not: dpkg-dev already depends on it).
+    stack.write_text(stack.read_text().replace('"pkg-config",\n', '"pkg-config",\n    "tree",\n'))
     after = plan(project, out)
     assert changed_pairs(before, after) == {"python-3.11.2-debian-13", "python-3.13.15-debian-13"}
     assert after[BUILT][0] == "reuse"

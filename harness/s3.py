@@ -1,0 +1,112 @@
+"""Where runtimes are published: the bucket and prefix, the client that reaches them, the key layout.
+
+Credentials are resolved by boto3 here, on the host; they never reach a container. Transient
+errors (5xx, throttling, connection resets) are retried by botocore's standard retry mode.
+"""
+
+import urllib.parse
+from dataclasses import dataclass, field
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+RETRY_CONFIG = botocore.config.Config(
+    retries={"mode": "standard", "total_max_attempts": 8},
+    connect_timeout=10,
+    read_timeout=120,
+)
+DRY_RUN_CREDENTIALS = {"aws_access_key_id": "dry-run", "aws_secret_access_key": "dry-run"}
+# What S3 answers when a conditional write (If-None-Match / If-Match) does not hold.
+CONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict")
+NOT_FOUND = ("NoSuchKey", "404", "NotFound")
+# Anything S3 or the way to it can raise: a ClientError is an answer, a BotoCoreError no answer.
+ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+
+
+@dataclass
+class Target:
+    bucket: str
+    prefix: str  # "" or ends with "/"
+    endpoint: str | None = None  # None: AWS (or AWS_ENDPOINT_URL_S3, which boto3 reads itself)
+    dry_run: bool = True
+    credentials: dict = field(default_factory=dict, repr=False)  # AWS_*: env file over environment
+
+    def url(self, key):
+        return f"s3://{self.bucket}/{key}"
+
+
+def normalise_prefix(prefix: str) -> str:
+    """'python', 'python/' and '/python/' all mean the folder python/; '' the bucket's root."""
+    prefix = (prefix or "").strip("/")
+    return prefix + "/" if prefix else ""
+
+
+def session_for(credentials: dict):
+    """A boto3 session: explicit values from an env file, else boto3's standard chain
+    (environment, AWS_PROFILE, instance role)."""
+    return boto3.session.Session(
+        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
+        profile_name=credentials.get("AWS_PROFILE"),
+        region_name=credentials.get("AWS_REGION") or credentials.get("AWS_DEFAULT_REGION"),
+    )
+
+
+def client_for(target: Target):
+    kwargs = {"config": RETRY_CONFIG}
+    if target.endpoint:
+        kwargs["endpoint_url"] = target.endpoint
+    if target.dry_run:
+        return boto3.session.Session().client("s3", region_name="us-east-1", **DRY_RUN_CREDENTIALS, **kwargs)
+    return session_for(target.credentials).client("s3", **kwargs)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The stable layout: PREFIX/STACK/ARCH/python-X.Y.Z.tar.zst, its .sha256 and its .json record."""
+    archive: str
+
+    @property
+    def sha256(self):
+        return self.archive + ".sha256"
+
+    @property
+    def record(self):
+        return self.archive + ".json"
+
+    @property
+    def filename(self):
+        return self.archive.rsplit("/", 1)[-1]
+
+
+def keys_for(target: Target, stack: str, arch: str, runtime: str) -> Keys:
+    return Keys(f"{target.prefix}{stack}/{arch}/{runtime}.tar.zst")
+
+
+def ensure_bucket(client, bucket):
+    """Dry runs only: the embedded S3 starts empty."""
+    try:
+        client.create_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+
+
+def error_code(exc) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def describe(exc) -> str:
+    """An S3 error in a few words, for a one-line message: the code and message S3 gave, or what
+    went wrong on the way (never a request's headers, which carry the signature)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        return f"{error.get('Code', 'error')} (HTTP {status}): {error.get('Message', '').strip() or 'no message'}"
+    url = getattr(exc, "kwargs", {}).get("endpoint_url")
+    if url:  # connection errors name the whole object URL: the endpoint is what matters
+        return f"cannot connect to {urllib.parse.urlsplit(url)._replace(path='', query='').geturl()} ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}"
