@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+import docker.errors
+
 from . import durations, jobserver
-from .engine import LABEL, remove_quietly
+from .engine import GONE, LABEL, remove_quietly
 from .errors import PairError
 
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "builds" / "build-python.sh"
@@ -91,9 +93,13 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     )
 
     def stop_at_deadline():
-        # The log stream below ends when the container does, so stopping it is all it takes.
+        # The log stream below ends when the container does, so killing it is all it takes; the
+        # finally below removes it (a removal from this thread could still be under way at exit).
         result.timed_out = True
-        remove_quietly(container)
+        try:
+            container.kill()
+        except (docker.errors.APIError, *GONE):
+            pass
 
     deadline = threading.Timer(timeout, stop_at_deadline)
     deadline.daemon = True
