@@ -229,7 +229,9 @@ def run_context(pytestconfig):
 def case(pair, run_context, record_property):
     formula, stack = pair
     record_property("pair", f"{formula.name}-{stack.name}")
-    return Case(formula=formula, stack=stack, ctx=run_context, record_property=record_property)
+    case = Case(formula=formula, stack=stack, ctx=run_context, record_property=record_property)
+    case.note_end_of_life()
+    return case
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,6 +8,7 @@ xdist carries back to the controller) and raises PairError with one line when it
 
 from __future__ import annotations
 
+import datetime
 import json
 import platform
 import shutil
@@ -72,6 +73,21 @@ class Case:
 
     def note(self, name, value):
         self.record_property(name, value)
+
+    def end_of_life(self) -> str:
+        """One line when the runtime or the stack has reached its end of life (it is still built:
+        platforms still run apps on them, and a stack's security fix may need a rebuild)."""
+        today = datetime.date.today()
+        ended = [f"{what} reached end of life on {date.isoformat()}"
+                 for what, date in ((f"Python {self.formula.minor}", self.formula.end_of_life),
+                                    (f"stack {self.stack.name}", self.stack.end_of_life))
+                 if date is not None and date <= today]
+        return "; ".join(ended) + (" (built all the same)" if ended else "")
+
+    def note_end_of_life(self):
+        line = self.end_of_life()
+        if line:
+            self.note("end_of_life", line)
 
     # -- 1. fetch --------------------------------------------------------------------------------
     def fetch_source(self) -> Path:
@@ -176,6 +192,8 @@ class Case:
             "archive_sha256": sha256,
             "archive_size": archive.stat().st_size,
             "source": {"url": self.formula.url, "sha256": self.formula.sha256},
+            "end_of_life": {"runtime": _iso(self.formula.end_of_life), "stack": _iso(self.stack.end_of_life),
+                            "notice": self.end_of_life() or None},
             "formula_sha256": self.formula.file_hash,
             "configure_args": list(self.formula.configure_args),
             "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
@@ -310,6 +328,10 @@ class Case:
         self.say(outcome.describe())
         if not outcome.ok:
             raise PairError(f"{outcome.url} is {outcome.describe()}")
+
+
+def _iso(date):
+    return date.isoformat() if date else None
 
 
 def _tail(path: Path, lines=25) -> str:

@@ -1,5 +1,6 @@
 """Reading the TOML data files a maintainer edits, with errors that name the file and the field."""
 
+import datetime
 import tomllib
 from pathlib import Path
 
@@ -40,6 +41,15 @@ class Fields:
             if not isinstance(value, str) or not value:
                 raise self.error(key, f"must be a list of non-empty strings; found {value!r}")
         return tuple(values)
+
+    def date(self, key):
+        """An optional TOML date (end_of_life = 2025-10-31, unquoted), or None."""
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if type(value) is not datetime.date:
+            raise self.error(key, f"must be a date written YYYY-MM-DD without quotes, not {value!r}")
+        return value
 
     def table_of(self, key, *, required=True):
         return Fields(self.path, self.get(key, dict, required=required, default={}), f"{self.prefix}{key}.")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-SUITES = ("bookworm", "trixie", "sid")
+SUITES = ("bullseye", "bookworm", "trixie", "sid")  # bullseye: python3.9 3.9.2
 LISTS_MAX_AGE = 24 * 3600
 HOST_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
@@ -56,7 +56,9 @@ def _private_apt(apt_dir: Path, log):
     ]
     with FileLock(str(apt_dir / "update.lock")):
         stamp = apt_dir / "updated"
-        if stamp.exists() and time.time() - stamp.stat().st_mtime < LISTS_MAX_AGE:
+        # The stamp names the suites it indexed: a changed SUITES refreshes the index at once.
+        if (stamp.exists() and time.time() - stamp.stat().st_mtime < LISTS_MAX_AGE
+                and stamp.read_text() == " ".join(SUITES)):
             return options
         entries = host_deb_src_entries()
         if not entries:
@@ -68,7 +70,7 @@ def _private_apt(apt_dir: Path, log):
         result = subprocess.run(["apt-get", *options, "-q", "update"], capture_output=True, text=True)
         if result.returncode != 0:
             raise Unavailable(f"apt-get update failed: {result.stderr.strip()[-300:]}")
-        stamp.touch()
+        stamp.write_text(" ".join(SUITES))
     return options
 
 

@@ -1,5 +1,6 @@
 """Formulas: one TOML file per runtime under builds/runtimes/, validated on load."""
 
+import datetime
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ class Formula:
     sha256: str
     configure_args: tuple = ()  # extra ./configure arguments for this version only
     stacks: tuple = ()  # stacks this runtime supports; empty: all
+    end_of_life: datetime.date | None = None  # when CPython stopped fixing this minor; still built
     path: Path = None
     file_hash: str = ""  # sha256 of the formula file: part of every cache key
 
@@ -35,7 +37,7 @@ class Formula:
 
 def load_formula(path: Path) -> Formula:
     fields = Fields(path, read_toml(path))
-    fields.reject_unknown({"version", "url", "sha256", "configure_args", "stacks"})
+    fields.reject_unknown({"version", "url", "sha256", "configure_args", "stacks", "end_of_life"})
     version = fields.get("version", str)
     if not VERSION_RE.match(version):
         raise fields.error("version", f"must look like 3.X.Y, not {version!r}")
@@ -55,6 +57,7 @@ def load_formula(path: Path) -> Formula:
         sha256=sha256,
         configure_args=fields.strings("configure_args", required=False),
         stacks=fields.strings("stacks", required=False),
+        end_of_life=fields.date("end_of_life"),
         path=path,
         file_hash=file_sha256(path),
     )

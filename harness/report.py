@@ -58,6 +58,7 @@ class Summary:
             details = [("archive", p.get("archive")), ("log", p.get("log")), ("phases", p.get("phases")), ("PGO", p.get("pgo")),
                        ("S3", p.get("published"))]
             details.insert(0, ("failed", row.get("reason")))
+            details.insert(1, ("EOL", p.get("end_of_life")))
             shown = [f"    {label}: {value}" for label, value in details if value]
             if row.get("tail"):
                 shown[1:1] = ["    log tail:"] + [f"      | {line}" for line in row["tail"]]

@@ -1,5 +1,6 @@
 """Stacks: one folder per stack under stacks/, holding stack.toml, validated on load."""
 
+import datetime
 import hashlib
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class Stack:
     debian_suite: str  # else bootstrapped from the host's Debian archive ("" = cannot be)
     build_packages: tuple
     run_packages: tuple
+    end_of_life: datetime.date | None = None  # when the stack stopped getting updates; still built
     path: Path = None
     inputs_hash: str = ""  # sha256 over every file in the stack's folder
 
@@ -37,7 +39,7 @@ class Stack:
 def load_stack(directory: Path) -> Stack:
     path = directory / "stack.toml"
     fields = Fields(path, read_toml(path))
-    fields.reject_unknown({"description", "architectures", "base", "build", "run"})
+    fields.reject_unknown({"description", "architectures", "end_of_life", "base", "build", "run"})
     architectures = fields.strings("architectures")
     for arch in architectures:
         if arch not in ARCHITECTURES:
@@ -65,6 +67,7 @@ def load_stack(directory: Path) -> Stack:
         debian_suite=base.get("debian_suite", str, required=False, default=""),
         build_packages=build.strings("packages"),
         run_packages=run.strings("packages"),
+        end_of_life=fields.date("end_of_life"),
         path=directory,
         inputs_hash=_folder_hash(directory),
     )

@@ -45,6 +45,7 @@ def test_good_formula(tmp_path):
     (GOOD + "colour = 1\n", "colour", "not a known field"),
     (GOOD + "configure_args = \"--foo\"\n", "configure_args", "must be a list"),
     (GOOD.replace("sha256 =", "sha256 = = "), "(syntax)", "not valid TOML"),
+    (GOOD + 'end_of_life = "2025-10-31"\n', "end_of_life", "YYYY-MM-DD without quotes"),
 ])
 def test_broken_formula_names_file_and_field(tmp_path, text, field, words):
     path = write(tmp_path, text)
@@ -53,6 +54,20 @@ def test_broken_formula_names_file_and_field(tmp_path, text, field, words):
     message = str(info.value)
     assert message.startswith(f"{path}: field '{field}':") and words in message, message
     assert "\n" not in message
+
+
+def test_end_of_life_is_data_of_formulas_and_stacks():
+    """3.9 and the heroku-18/20 and debian-11 stacks have reached their end of life: they say so
+    (and are still built)."""
+    import datetime
+
+    formulas = load_formulas(ROOT / "builds" / "runtimes")
+    assert formulas["python-3.9.1"].end_of_life == datetime.date(2025, 10, 31)
+    assert formulas["python-3.13.15"].end_of_life is None
+    stacks = load_stacks(ROOT / "stacks")
+    assert stacks["heroku-20"].end_of_life == datetime.date(2025, 4, 30)
+    assert stacks["heroku-18"].end_of_life < stacks["heroku-20"].end_of_life < stacks["debian-11"].end_of_life
+    assert stacks["debian-12"].end_of_life is None
 
 
 def test_formula_named_after_another_version(tmp_path):

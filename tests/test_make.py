@@ -31,4 +31,4 @@ def test_buildenv_rejects_an_unknown_stack():
     result = subprocess.run(["make", "-s", "buildenv", "STACK=debian-99"], cwd=ROOT, capture_output=True,
                             text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert result.returncode != 0
-    assert "error: STACK: unknown stack 'debian-99'; valid: debian-12, debian-13, heroku-22" in result.stderr
+    assert "error: STACK: unknown stack 'debian-99'; valid: debian-11, debian-12, debian-13, heroku-18, heroku-20, heroku-22" in result.stderr

@@ -15,7 +15,7 @@ def assert_one_line_error(result, *words):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--runtimes", "python-9.9.9"], ["unknown runtime 'python-9.9.9'", "valid: python-3.10.22, python-3.11.2,"]),
+    (["--runtimes", "python-9.9.9"], ["unknown runtime 'python-9.9.9'", "valid: python-3.9.1, python-3.9.2, python-3.9.25, python-3.10.22, python-3.11.2,"]),
     (["--stacks", "debian-99"], ["unknown stack 'debian-99'", "debian-12"]),
     (["--runtimes", ""], ["--runtimes is empty", "python-3.13.15"]),
     (["--runtimes", "python-3.11.2 python-3.11.2"], ["named twice"]),
