@@ -27,7 +27,7 @@ env_file_opt = $(if $(strip $(ENV_FILE)),--env-file='$(abspath $(ENV_FILE))')
 bucket_opt = $(if $(filter command line,$(origin S3_BUCKET)),--s3-bucket '$(S3_BUCKET)')
 prefix_opt = $(if $(filter command line,$(origin S3_PREFIX)),--s3-prefix '$(S3_PREFIX)')
 
-.PHONY: setup venv engine build test test-slow bench buildenv deploy-runtimes list clean
+.PHONY: setup venv engine build test test-tools test-slow bench buildenv deploy-runtimes list clean
 
 setup: venv engine
 
@@ -45,10 +45,14 @@ engine:
 build: setup
 	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' --stacks '$(STACK)' --profile $(PROFILE) $(PYTEST_ARGS)
 
-test: setup
+test: setup test-tools
 	$(PY) -m pytest tests -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
 
-test-slow: setup
+# What the tests need beyond the harness itself (a registry for tests/test_registry.py).
+test-tools:
+	@bash scripts/ensure-test-tools.sh
+
+test-slow: setup test-tools
 	$(PY) -m pytest tests -n $(JOBS) -m slow $(PYTEST_ARGS)
 
 # The five benchmarks of bench/ (about 35 min on 2 cores when the release archives of 3.11.2 and
