@@ -21,7 +21,8 @@ import zstandard
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import build, engine, images, publish, s3, sources, verify
+from . import archive_checks, build, cext_check, engine, images, publish, s3, sources, verify
+from .check import Check
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
 
@@ -261,16 +262,16 @@ class Case:
             self.note("verify_reused", True)
             self.note("time_verify", 0.0)
             self.note("checks", f"{len(earlier)}/{len(earlier)}")
-            return [verify.Check(name, True, f"reused: {result['detail']}") for name, result in earlier.items()]
+            return [Check(name, True, f"reused: {result['detail']}") for name, result in earlier.items()]
         self.say("verifying in the run image")
         started = time.monotonic()
-        checks = verify.hygiene_checks(archive)
-        checks.append(verify.build_log_check(self.log_path))
+        checks = archive_checks.hygiene_checks(archive)
+        checks.append(archive_checks.build_log_check(self.log_path))
         # A folder of this run's own: another run may be verifying the same pair right now.
         (self.ctx.out_dir / "work").mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{self.pair}-", dir=self.ctx.out_dir / "work"))
         try:
-            wheels = verify.fetch_wheels(self.ctx.cache_dir, log=self.say)
+            wheels = cext_check.fetch_wheels(self.ctx.cache_dir, log=self.say)
             runtime, libraries = verify.runtime_checks(self.ctx.docker, self.run_image, archive, self.formula.version,
                                                        self.ctx.run_id, self.pair, work,
                                                        build_image=self.build_image, wheels=wheels)

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from harness import verify
+from harness import cext_check, elf_checks, verify
+from harness.check import VERIFY_PREFIX, Check
 from harness.errors import PairError
 from harness.hashing import file_sha256
 
@@ -31,7 +32,7 @@ def readelf_of(tmp_path):
 
 def scan(**files):
     """What READELF_SCAN prints for these files (name -> readelf text) in the verification tree."""
-    return "".join(f"== {verify.VERIFY_PREFIX}/{name}\n{text}\n" for name, text in files.items())
+    return "".join(f"== {VERIFY_PREFIX}/{name}\n{text}\n" for name, text in files.items())
 
 
 def without(text, tag):
@@ -40,27 +41,27 @@ def without(text, tag):
 
 
 def test_fully_hardened_object_passes(readelf_of):
-    assert verify.elf_hardening_problems(readelf_of(*HARDENED)) == []
+    assert elf_checks.elf_hardening_problems(readelf_of(*HARDENED)) == []
 
 
 def test_lazy_binding_and_no_relro_are_named(readelf_of):
-    problems = verify.elf_hardening_problems(readelf_of("-Wl,-z,lazy", "-Wl,-z,norelro"))
+    problems = elf_checks.elf_hardening_problems(readelf_of("-Wl,-z,lazy", "-Wl,-z,norelro"))
     assert problems == ["no GNU_RELRO segment", "no BIND_NOW"]
 
 
 def test_relro_without_now_is_not_full_relro(readelf_of):
     """dpkg-buildflags' default LDFLAGS: what the build linked with before issue 11."""
-    assert verify.elf_hardening_problems(readelf_of("-Wl,-z,relro", "-Wl,-z,lazy")) == ["no BIND_NOW"]
+    assert elf_checks.elf_hardening_problems(readelf_of("-Wl,-z,relro", "-Wl,-z,lazy")) == ["no BIND_NOW"]
 
 
 def test_executable_stack_is_named(readelf_of):
-    assert verify.elf_hardening_problems(readelf_of(*HARDENED, "-Wl,-z,execstack")) == ["executable stack"]
+    assert elf_checks.elf_hardening_problems(readelf_of(*HARDENED, "-Wl,-z,execstack")) == ["executable stack"]
 
 
 def test_writable_and_executable_segment_is_named(readelf_of):
     # -N (--omagic) puts text and data in one writable segment; without the C runtime's start
     # files, which a shared object does not need here.
-    problems = verify.elf_hardening_problems(readelf_of(*HARDENED, "-nostdlib", "-Wl,-N"))
+    problems = elf_checks.elf_hardening_problems(readelf_of(*HARDENED, "-nostdlib", "-Wl,-N"))
     assert "writable and executable LOAD segment" in problems, problems
 
 
@@ -69,18 +70,18 @@ def test_either_flags_entry_alone_means_bind_now(readelf_of, dropped):
     """GNU ld's -z now writes DF_BIND_NOW in DT_FLAGS and DF_1_NOW in DT_FLAGS_1; other linkers
     write one of them: each is enough, and without both (and no DT_BIND_NOW) binding is lazy."""
     text = readelf_of(*HARDENED)
-    assert verify.elf_hardening_problems(without(text, dropped)) == []
-    assert verify.elf_hardening_problems(without(without(text, "(FLAGS)"), "(FLAGS_1)")) == ["no BIND_NOW"]
+    assert elf_checks.elf_hardening_problems(without(text, dropped)) == []
+    assert elf_checks.elf_hardening_problems(without(without(text, "(FLAGS)"), "(FLAGS_1)")) == ["no BIND_NOW"]
 
 
 def test_old_style_bind_now_tag_means_bind_now(readelf_of):
     text = without(readelf_of(*HARDENED, "-Wl,--disable-new-dtags"), "(FLAGS_1)")  # DT_BIND_NOW left alone
     assert "(BIND_NOW)" in text
-    assert verify.elf_hardening_problems(text) == []
+    assert elf_checks.elf_hardening_problems(text) == []
 
 
 def test_readelf_failure_is_a_problem_not_a_pass():
-    assert verify.elf_hardening_problems("sh: 1: readelf: not found") == [
+    assert elf_checks.elf_hardening_problems("sh: 1: readelf: not found") == [
         "readelf shows no program headers (sh: 1: readelf: not found)"]
 
 
@@ -90,12 +91,12 @@ def test_check_names_each_file_that_falls_short(readelf_of):
     execstack = readelf_of(*HARDENED, "-Wl,-z,execstack", name="execstack.so")
     dynload = "lib/python3.11/lib-dynload"
 
-    passed = verify._elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": good}))
-    assert passed == verify.Check("elf_hardening", True,
-                                  "2 ELF files: full RELRO, non-executable stack, no W+X segment")
+    passed = elf_checks.elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": good}))
+    assert passed == Check("elf_hardening", True,
+                           "2 ELF files: full RELRO, non-executable stack, no W+X segment")
 
-    failed = verify._elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": lazy,
-                                                 f"{dynload}/_ctypes.so": execstack}))
+    failed = elf_checks.elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": lazy,
+                                                     f"{dynload}/_ctypes.so": execstack}))
     assert not failed.ok
     assert failed.detail == (f"2 of 3 ELF files fall short: {dynload}/_ctypes.so: executable stack; "
                              f"{dynload}/_ssl.so: no GNU_RELRO segment, no BIND_NOW")
@@ -103,39 +104,39 @@ def test_check_names_each_file_that_falls_short(readelf_of):
 
 def test_check_detail_is_capped_but_counts_every_file(readelf_of):
     lazy = readelf_of("-Wl,-z,lazy")
-    failed = verify._elf_hardening_check(scan(**{f"lib/m{i:02}.so": lazy for i in range(25)}))
+    failed = elf_checks.elf_hardening_check(scan(**{f"lib/m{i:02}.so": lazy for i in range(25)}))
     assert failed.detail.startswith("25 of 25 ELF files fall short: lib/m00.so: no BIND_NOW; ")
     assert failed.detail.endswith("lib/m09.so: no BIND_NOW; and 15 more")
 
 
 def test_empty_scan_fails():
-    assert not verify._elf_hardening_check("").ok
+    assert not elf_checks.elf_hardening_check("").ok
 
 
 # -- the setuptools wheel, pinned by sha256 ---------------------------------------------------------
 
 def test_tampered_cached_wheel_is_replaced(tmp_path):
     said = []
-    wheels = verify.fetch_wheels(tmp_path, log=said.append)
+    wheels = cext_check.fetch_wheels(tmp_path, log=said.append)
     [wheel] = wheels.glob("*.whl")
     assert wheel.name == "setuptools-80.9.0-py3-none-any.whl"
-    assert file_sha256(wheel) == verify.SETUPTOOLS_SHA256
+    assert file_sha256(wheel) == cext_check.SETUPTOOLS_SHA256
 
     tampered = bytearray(wheel.read_bytes())
     tampered[len(tampered) // 2] ^= 0xFF  # one byte changed: still a wheel by its name and size
     wheel.write_bytes(tampered)
     said.clear()
-    verify.fetch_wheels(tmp_path, log=said.append)
+    cext_check.fetch_wheels(tmp_path, log=said.append)
     assert said[0] == f"{wheel.name} in the cache does not match its pinned sha256; downloading it again"
     assert [p.name for p in wheels.glob("*.whl")] == [wheel.name]
-    assert file_sha256(wheel) == verify.SETUPTOOLS_SHA256
+    assert file_sha256(wheel) == cext_check.SETUPTOOLS_SHA256
 
 
 def test_wrong_pin_fails_with_one_line_and_caches_nothing(tmp_path, monkeypatch):
     wrong = "0" * 64
-    monkeypatch.setattr(verify, "SETUPTOOLS_SHA256", wrong)
+    monkeypatch.setattr(cext_check, "SETUPTOOLS_SHA256", wrong)
     with pytest.raises(PairError) as raised:
-        verify.fetch_wheels(tmp_path, log=lambda message: None)
+        cext_check.fetch_wheels(tmp_path, log=lambda message: None)
     message = str(raised.value)
     assert "\n" not in message
     assert message == ("setuptools==80.9.0 for the C-extension check: the downloaded wheel has sha256 "
@@ -146,7 +147,7 @@ def test_wrong_pin_fails_with_one_line_and_caches_nothing(tmp_path, monkeypatch)
 def test_pin_is_part_of_the_checks_hash(monkeypatch):
     """A new pin makes earlier verification results stale, like a change to the checks' code."""
     before = verify.checks_sha256()
-    monkeypatch.setattr(verify, "SETUPTOOLS_SHA256", "0" * 64)
+    monkeypatch.setattr(cext_check, "SETUPTOOLS_SHA256", "0" * 64)
     assert verify.checks_sha256() != before
 
 

@@ -1,0 +1,141 @@
+"""The ELF scans of the tree under test, and the checks read from their output.
+
+Each scan is one shell loop over every ELF file of the tree (found by its magic bytes), run in one
+container by verify.runtime_checks:
+- LDD_SCAN, in the run image: the libraries each file needs, as the run image resolves them
+  (shared_libraries_resolve);
+- READELF_SCAN, in the build image, which has binutils (run images have none): each file's search
+  paths (elf_runpaths_relative) and its segments and binding (elf_hardening).
+The functions here only parse; they need no container, so they are tested on real readelf output
+(tests/test_hardening.py).
+"""
+
+import re
+
+from .check import VERIFY_PREFIX, Check
+
+
+def _for_each_elf(command: str) -> str:
+    """A shell loop running `command` on every ELF file of the tree (by its magic bytes), each
+    file's output preceded by "== PATH"; _by_file() splits it up again."""
+    return f"""
+find {VERIFY_PREFIX} -type f | while read -r f; do
+  if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+    echo "== $f"; {command}
+  fi
+done
+"""
+
+
+def _by_file(scan_out: str) -> dict[str, str]:
+    """A _for_each_elf scan's output as each file's own text, keyed by the file's path in the tree
+    (lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so), in path order."""
+    files, current = {}, None
+    for line in scan_out.splitlines():
+        if line.startswith("== "):
+            current = line[3:].removeprefix(VERIFY_PREFIX + "/")
+            files[current] = []
+        elif current is not None:
+            files[current].append(line)
+    return {name: "\n".join(files[name]) for name in sorted(files)}
+
+
+def _capped(items: list[str], limit=10) -> str:
+    """A list short enough to read in a check's detail, saying how many it leaves out."""
+    more = f"; and {len(items) - limit} more" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
+# The libraries each ELF file needs, as the run image resolves them; "=> not found" is a failure.
+LDD_SCAN = _for_each_elf('ldd "$f" 2>&1 || true')
+# Each ELF file's program headers (-l; one line each with -W) and dynamic section (-d): its search
+# paths for elf_runpaths_relative, its segments and binding for elf_hardening. One scan, one container.
+READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true')
+
+
+def shared_library_check(ldd_out: str, libraries: dict) -> Check:
+    """Every library each ELF file needs resolves in the run image; those from outside the tree
+    (the system libraries the runtime depends on) are added to `libraries`, name -> path."""
+    files, missing = _by_file(ldd_out), []
+    for path, text in files.items():
+        for match in re.finditer(r"^[ \t]*(\S+) => (.+?)(?: \(0x[0-9a-f]+\))?$", text, re.MULTILINE):
+            name, resolved = match.groups()
+            if resolved == "not found":
+                missing.append(f"{name} (needed by {path})")
+            elif not resolved.startswith(VERIFY_PREFIX):
+                libraries[name] = resolved
+    if not files:
+        return Check("shared_libraries_resolve", False, "no ELF file found in the tree")
+    if missing:
+        return Check("shared_libraries_resolve", False, "not found in the run image: " + ", ".join(sorted(set(missing))))
+    return Check("shared_libraries_resolve", True, f"{len(files)} ELF files; {len(libraries)} system libraries resolve")
+
+
+def runpath_check(readelf_out: str) -> Check:
+    """Every RUNPATH/RPATH entry must be $ORIGIN-relative: an absolute one points into the build
+    machine (or a path an app's image may fill), a relative one is resolved against the current
+    directory at run time. And the interpreter must carry one, or it finds no libpython."""
+    bad, with_paths = [], {}
+    for name, text in _by_file(readelf_out).items():
+        for match in re.finditer(r"\((?:RUNPATH|RPATH)\).*\[(.*)\]", text):
+            entries = match.group(1).split(":")
+            with_paths[name] = entries
+            bad += [f"{name}: {entry!r}" for entry in entries if not entry.startswith(("$ORIGIN", "${ORIGIN}"))]
+    if bad:
+        return Check("elf_runpaths_relative", False, "search paths not relative to $ORIGIN: " + _capped(bad))
+    interpreters = [name for name in with_paths if re.fullmatch(r"bin/python3\.\d+", name)]
+    if not interpreters:
+        return Check("elf_runpaths_relative", False, "bin/python3.X carries no $ORIGIN RUNPATH to find libpython")
+    return Check("elf_runpaths_relative", True,
+                 f"{len(with_paths)} ELF file(s) with a search path, all $ORIGIN-relative: {', '.join(sorted(with_paths))}")
+
+
+# A program header line of `readelf -lW`: type, offset, virtual and physical address, file and
+# memory size, flags ("R E", "RW ", "RWE"), alignment. The flags hold spaces, so they are what
+# lies between the fifth number and the last.
+PROGRAM_HEADER = re.compile(r"^[ \t]*(\S+)[ \t]+(?:0x[0-9a-f]+[ \t]+){5}([RWE ]*?)[ \t]*0x[0-9a-f]+[ \t]*$",
+                            re.MULTILINE)
+# Immediate binding, however the linker recorded it in the dynamic section: the DT_BIND_NOW tag,
+# DF_BIND_NOW in DT_FLAGS, DF_1_NOW in DT_FLAGS_1 (GNU ld's -z now writes the last two).
+BIND_NOW = re.compile(r"\((?:BIND_NOW\)|FLAGS\)[ \t].*\bBIND_NOW\b|FLAGS_1\)[ \t]+Flags:.*\bNOW\b)")
+
+
+def elf_hardening_problems(readelf_text: str) -> list[str]:
+    """What one ELF file lacks, from the output of `readelf -lW -d` on it: [] when it has full
+    RELRO (a GNU_RELRO segment, sealed read-only after relocation, and immediate binding, so
+    that the GOT is part of it), a non-executable stack, and no segment both writable and
+    executable. python-build-standalone's validation requires the same of its distributions
+    (src/validation.rs, astral-sh/python-build-standalone#1166)."""
+    if "There are no program headers in this file." in readelf_text:
+        return []  # an object file (ET_REL): never loaded as it is
+    segments = PROGRAM_HEADER.findall(readelf_text)
+    if not segments:
+        return [f"readelf shows no program headers ({readelf_text.strip()[:100] or 'no output'})"]
+    kinds = {kind for kind, _ in segments}
+    stack_flags = [flags for kind, flags in segments if kind == "GNU_STACK"]
+    problems = []
+    if "GNU_RELRO" not in kinds:
+        problems.append("no GNU_RELRO segment")
+    # Without a dynamic section (statically linked) nothing is bound at run time, lazily or not.
+    if "There is no dynamic section in this file." not in readelf_text and not BIND_NOW.search(readelf_text):
+        problems.append("no BIND_NOW")
+    if not stack_flags:
+        problems.append("no GNU_STACK segment (the stack defaults to executable)")
+    elif any("E" in flags for flags in stack_flags):
+        problems.append("executable stack")
+    problems += [f"writable and executable {kind} segment" for kind, flags in segments
+                 if kind != "GNU_STACK" and "W" in flags and "E" in flags]
+    return problems
+
+
+def elf_hardening_check(readelf_out: str) -> Check:
+    """Every ELF file hardened as the build script asks the linker to (builds/build-python.sh:
+    LDFLAGS): a file that falls short is named with what it lacks."""
+    files = _by_file(readelf_out)
+    if not files:
+        return Check("elf_hardening", False, "no ELF file found in the tree")
+    short = [f"{name}: {', '.join(problems)}" for name, text in files.items()
+             if (problems := elf_hardening_problems(text))]
+    if short:
+        return Check("elf_hardening", False, f"{len(short)} of {len(files)} ELF files fall short: {_capped(short)}")
+    return Check("elf_hardening", True, f"{len(files)} ELF files: full RELRO, non-executable stack, no W+X segment")
