@@ -43,7 +43,6 @@ CONFIGURE_ARGS=(
     # libpython3.X.so: needed by embedders (PyO3, pycall) and smaller than a static binary plus
     # static library. The rpath below keeps the binary finding it wherever the archive lands.
     "--enable-shared"
-    "--without-static-libpython"
     # sqlite3.Connection.enable_load_extension(), which apps using SpatiaLite or sqlite-vec need.
     "--enable-loadable-sqlite-extensions"
     # pyexpat against the stack's libexpat, which receives the stack's security updates,
@@ -51,10 +50,17 @@ CONFIGURE_ARGS=(
     "--with-system-expat"
     # pip is installed per app (python -m ensurepip / venv); the bundled wheel stays in the tree.
     "--with-ensurepip=no"
-    # The test suite is deleted after install anyway; not building it saves time and space.
-    # Fixed to work together with PGO in 3.11 (python/cpython#29315).
-    "--disable-test-modules"
 )
+if [ "${PYTHON_MINOR#3.}" -ge 10 ]; then
+    CONFIGURE_ARGS+=(
+        # No libpython3.X.a next to the shared library (3.10+, bpo-43103; before, it is built and
+        # the prune phase deletes it).
+        "--without-static-libpython"
+        # The test suite is deleted after install anyway; not building it saves time and space
+        # (3.10+, bpo-27640). Fixed to work together with PGO in 3.11 (python/cpython#29315).
+        "--disable-test-modules"
+    )
+fi
 if [ "$BUILD_PROFILE" = release ]; then
     CONFIGURE_ARGS+=("--enable-optimizations" "--with-lto")
 fi
@@ -71,7 +77,7 @@ fi
 # immediate symbol binding" (astral-sh/python-build-standalone#1166, #837). Configure's LDFLAGS
 # reach every link: the interpreter, libpython, and the extension modules, whether the Makefile
 # links them (Modules/Setup.stdlib, 3.11+) or setup.py does (the rest, until 3.12 removed it: the
-# Makefile hands it LDSHARED with these flags). The elf_hardening check (harness/verify.py) holds
+# Makefile hands it LDSHARED with these flags). The elf_hardening check (harness/elf_checks.py) holds
 # every ELF file of the archive to it.
 export CFLAGS="$(dpkg-buildflags --get CFLAGS)"
 export LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow dpkg-buildflags --get LDFLAGS)"

@@ -60,3 +60,16 @@ def test_extract_refuses_paths_leaving_the_tree(tmp_path):
     with pytest.raises(tarfile.OutsideDestinationError):
         archive.extract(evil, tmp_path / "dest")
     assert not (tmp_path / "escaped").exists()
+
+
+def test_the_build_log_check_names_missing_modules_but_not_those_left_out_on_purpose(tmp_path):
+    from harness.archive_checks import build_log_check
+
+    log = tmp_path / "build.log"
+    header = "The necessary bits to build these optional modules were not found:\n"
+    log.write_text("make\n" + header + "_tkinter                                                       \n"
+                   "To find the necessary bits, look in setup.py in detect_modules() for the module's name.\n")
+    assert build_log_check(log).ok  # 3.9's setup.py lists _tkinter though Setup.local disables it
+    log.write_text("make\n" + header + "_lzma                 _tkinter\n\nmore output\n")
+    check = build_log_check(log)
+    assert not check.ok and check.detail == header.strip() + " _lzma, _tkinter"
