@@ -127,11 +127,22 @@ class Case:
                 / f"{self.formula.name}-{self.ctx.profile}-{key[:16]}.tar.zst")
 
     def plan(self) -> str:
-        """What a run would do for this pair, without doing it: 'reuse' or 'build' (--plan)."""
+        """What a run would do for this pair, without doing it (--plan): 'reuse' or 'build', or
+        with --deploy 'skip' when the bucket already has it (a real run would build nothing)."""
         self.prepare_images()
         key = self.cache_key()
         archive = self.archive_path(key)
         decision = "reuse" if self._reusable(archive) else "build"
+        target = self.ctx.target
+        if not target.dry_run and not self.ctx.overwrite:
+            keys = s3.keys_for(target, self.stack.name, self.arch, self.formula.name)
+            try:
+                remote = publish.remote_archive(s3.client_for(target), target, keys)
+            except s3.ERRORS as exc:
+                raise PairError(f"cannot tell whether {target.url(keys.archive)} exists: {s3.describe(exc)}") from None
+            if remote is not None:
+                decision = "skip"
+                self.say(f"{target.url(keys.archive)} is already published (sha256 {remote.sha256})")
         self.note("plan", decision)
         self.note("cache_key", key)
         self.say(f"would {decision} {archive.name} (cache key {key[:16]})")

@@ -228,3 +228,27 @@ def test_preflight_refuses_a_store_that_ignores_conditional_writes(target):
     finally:
         proxy.stop()
     assert objects(target) == []
+
+
+@pytest.mark.engine
+def test_a_deploy_plan_says_preflight_and_skips_what_is_published(endpoint, tmp_path):
+    """The real harness with --deploy --plan: the pre-flight lines come first, and a pair whose key
+    is already in the bucket would be skipped, not built."""
+    from tests.helpers import run_harness, table_row
+
+    bucket = "plan-" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]
+    target = s3.Target(bucket=bucket, prefix="rt/", endpoint=endpoint)
+    client = s3.client_for(target)
+    s3.ensure_bucket(client, bucket)
+    client.put_object(Bucket=bucket, Key="rt/debian-12/amd64/python-3.11.2.tar.zst", Body=b"x",
+                      Metadata={"sha256": "ab" * 32})
+    result = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2,python-3.13.15", "--stacks", "debian-12",
+                         "--deploy", "--plan", "--s3-bucket", bucket, "--s3-prefix", "rt", "--out-dir", str(tmp_path),
+                         env={"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+                              "AWS_REGION": "us-east-1", "AWS_PROFILE": None, "AWS_EC2_METADATA_DISABLED": "true"})
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert result.stdout.startswith(f"pre-flight: s3://{bucket}/rt/ reachable with these credentials\n"
+                                    "pre-flight: the store honours conditional writes"), result.stdout[:500]
+    assert table_row(result.stdout, "python-3.11.2-debian-12")[1:3] == ["would", "skip"]
+    assert table_row(result.stdout, "python-3.13.15-debian-12")[1:3] == ["would", "build"]
+    assert objects(target) == ["rt/debian-12/amd64/python-3.11.2.tar.zst"]  # the probe left nothing
