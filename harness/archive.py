@@ -4,8 +4,13 @@ Entries are sorted, paths are relative ("bin/python3"), owners are root, mtimes 
 value, and setuid/setgid bits are dropped. Compression is zstd (smaller and much faster to
 unpack than gzip). Extraction goes through tarfile's "data" filter: no absolute paths, no "..",
 no links that leave the tree.
+
+The files that describe an archive lie beside it, named after it (*_SUFFIX): its sha256 and record
+(write_sidecars), its SBOM and provenance statement (harness/sbom.py, harness/provenance.py), all
+JSON of them serialised one way (json_bytes), so that the bucket holds the bytes written here.
 """
 
+import contextlib
 import json
 import os
 import stat
@@ -22,6 +27,14 @@ FIXED_MTIME = 946684800  # 2000-01-01: a fixed value so mtimes never change the 
 # then needs 64 MB of memory. bench/size.py measures the choice (3.11.2 quick tree: level 19 with
 # its default 8 MB window 10.67 MB, this 10.34 MB). Quick archives are for validation: fast.
 ZSTD_LEVELS = {"release": (22, 26), "quick": (10, None)}
+# The files that describe an archive lie beside it, named after it: ARCHIVE + suffix, in the out
+# folder (ARCHIVE is python-3.13.15-quick-KEY.tar.zst) and in the bucket (python-3.13.15.tar.zst).
+CHECKSUM_SUFFIX = ".sha256"  # sha256sum format
+RECORD_SUFFIX = ".json"  # what went in, and what verification found
+SBOM_SUFFIX = ".cdx.json"  # CycloneDX's own name for a JSON BOM (harness/sbom.py)
+# The unsigned in-toto statement (harness/provenance.py); ".intoto.jsonl", the usual name of a
+# signed DSSE bundle, is left for the signature a CI signer would add.
+PROVENANCE_SUFFIX = ".provenance.json"
 
 
 def pack(tree: Path, archive: Path, level: tuple[int, int | None]) -> str:
@@ -64,23 +77,50 @@ def _sorted_walk(tree: Path):
                 yield root_path / name
 
 
-def members(archive: Path):
+@contextlib.contextmanager
+def open_tar(archive: Path):
+    """The archive as a tarfile stream: its members in order, each readable once as it comes."""
     with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zstream, \
             tarfile.open(fileobj=zstream, mode="r|") as tar:
+        yield tar
+
+
+def members(archive: Path):
+    with open_tar(archive) as tar:
         return [member for member in tar]
 
 
 def extract(archive: Path, dest: Path):
     dest.mkdir(parents=True, exist_ok=True)
-    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zstream, \
-            tarfile.open(fileobj=zstream, mode="r|") as tar:
+    with open_tar(archive) as tar:
         tar.extractall(dest, filter="data")
+
+
+def beside(archive: Path, suffix: str) -> Path:
+    """One of the files that describe the archive (a *_SUFFIX above)."""
+    return archive.with_name(archive.name + suffix)
+
+
+def json_bytes(document: dict) -> bytes:
+    """The one serialisation of the JSON files beside an archive, written here and uploaded as
+    they are: the bucket holds the same bytes as the out folder (and a signature over the
+    provenance file holds for both)."""
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
 
 def write_sidecars(archive: Path, sha256: str, record: dict):
     """archive.sha256 (sha256sum format) and archive.json (what went in), written atomically."""
-    _atomic_write(archive.with_name(archive.name + ".sha256"), f"{sha256}  {archive.name}\n")
-    _atomic_write(archive.with_name(archive.name + ".json"), json.dumps(record, indent=2, sort_keys=True) + "\n")
+    _atomic_write(beside(archive, CHECKSUM_SUFFIX), f"{sha256}  {archive.name}\n".encode())
+    write_json(beside(archive, RECORD_SUFFIX), record)
+
+
+def write_json(path: Path, document: dict):
+    _atomic_write(path, json_bytes(document))
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON file beside an archive, or None when there is none."""
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _zstd_params(level):
@@ -90,7 +130,7 @@ def _zstd_params(level):
     return zstandard.ZstdCompressionParameters.from_level(number, threads=-1, write_checksum=1, **extra)
 
 
-def _atomic_write(path: Path, text: str):
+def _atomic_write(path: Path, data: bytes):
     partial = path.with_name(f"{path.name}.partial-{os.getpid()}")  # two runs may write at once
-    partial.write_text(text)
+    partial.write_bytes(data)
     os.replace(partial, path)

@@ -9,7 +9,6 @@ xdist carries back to the controller) and raises PairError with one line when it
 from __future__ import annotations
 
 import datetime
-import json
 import platform
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ import zstandard
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import archive_checks, build, cext_check, engine, images, publish, s3, sources, verify
+from . import archive_checks, build, cext_check, engine, images, provenance, publish, s3, sbom, sources, verify
 from .check import Check
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
@@ -59,6 +58,7 @@ class Case:
     arch: str = "amd64"
     build_image: object = None
     run_image: object = None
+    source: Path | None = None  # the checked source tarball, once fetched
     record: dict = field(default_factory=dict)
 
     @property
@@ -94,10 +94,10 @@ class Case:
     def fetch_source(self) -> Path:
         self.say("fetching source")
         started = time.monotonic()
-        path = sources.fetch_source(self.formula, self.ctx.cache_dir, self.ctx.mirrors,
-                                    log=lambda message: self.say(message))
+        self.source = sources.fetch_source(self.formula, self.ctx.cache_dir, self.ctx.mirrors,
+                                           log=lambda message: self.say(message))
         self.note("time_fetch", round(time.monotonic() - started, 1))
-        return path
+        return self.source
 
     # -- 2. build + package -----------------------------------------------------------------------
     def prepare_images(self):
@@ -162,7 +162,7 @@ class Case:
         if reused:
             self.say(f"reusing {archive.name} (same inputs, sha256 verified)")
             self.note("reused", True)
-            self.record = json.loads(archive.with_name(archive.name + ".json").read_text())
+            self.record = archive_mod.read_json(archive_mod.beside(archive, archive_mod.RECORD_SUFFIX))
             self._note_archive(archive, reused)
             return archive, reused
         self.note("reused", False)
@@ -173,7 +173,7 @@ class Case:
         try:
             parallel = "slots shared with the run's other builds" if self.ctx.jobserver else "make -j per core"
             self.say(f"building ({self.ctx.profile} profile, {parallel}); log: {self.log_path}")
-            started = time.monotonic()
+            started, started_on = time.monotonic(), provenance.now()
             with open(self.log_path, "w") as log:
                 result = build.run_build(
                     self.ctx.docker, self.build_image, self.formula, source, self.ctx.profile,
@@ -185,6 +185,7 @@ class Case:
             started = time.monotonic()
             sha256 = archive_mod.pack(staging, archive, archive_mod.ZSTD_LEVELS[self.ctx.profile])
             pack_seconds = round(time.monotonic() - started, 1)
+            finished_on = provenance.now()
         except PairError as exc:
             raise PairError(f"{exc}\n{_tail(self.log_path)}") from None
         except (*engine.GONE, *engine.SLOW):
@@ -215,6 +216,11 @@ class Case:
             # Release builds: how many training tests ran, which failed, how many profile files.
             "pgo_training": result.pgo or None,
             "build_seconds": build_seconds,
+            # What the provenance statement says of the build itself (harness/provenance.py).
+            "run_id": self.ctx.run_id,
+            "build_started": started_on,
+            "build_finished": finished_on,
+            "harness_revision": provenance.harness_revision(self.ctx.root),
             "tools": {
                 "docker_engine": self.ctx.docker.version().get("Version", "?"),
                 "zstandard": zstandard.__version__,
@@ -241,8 +247,8 @@ class Case:
     def _reusable(self, archive: Path) -> str | None:
         if self.ctx.rebuild or not archive.exists():
             return None
-        recorded = archive.with_name(archive.name + ".sha256")
-        meta = archive.with_name(archive.name + ".json")
+        recorded = archive_mod.beside(archive, archive_mod.CHECKSUM_SUFFIX)
+        meta = archive_mod.beside(archive, archive_mod.RECORD_SUFFIX)
         if not recorded.exists() or not meta.exists():
             return None
         expected = recorded.read_text().split()[0]
@@ -273,6 +279,7 @@ class Case:
             self.note("verify_reused", True)
             self.note("time_verify", 0.0)
             self.note("checks", f"{len(earlier)}/{len(earlier)}")
+            self._describe_verified(archive, record_changed=False)
             return [Check(name, True, f"reused: {result['detail']}") for name, result in earlier.items()]
         self.say("verifying in the run image")
         started = time.monotonic()
@@ -283,20 +290,40 @@ class Case:
         work = Path(tempfile.mkdtemp(prefix=f"{self.pair}-", dir=self.ctx.out_dir / "work"))
         try:
             wheels = cext_check.fetch_wheels(self.ctx.cache_dir, log=self.say)
-            runtime, libraries = verify.runtime_checks(self.ctx.docker, self.run_image, archive, self.formula.version,
-                                                       self.ctx.run_id, self.pair, work,
-                                                       build_image=self.build_image, wheels=wheels)
+            runtime, run_image_facts = verify.runtime_checks(self.ctx.docker, self.run_image, archive,
+                                                             self.formula.version, self.ctx.run_id, self.pair, work,
+                                                             build_image=self.build_image, wheels=wheels)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         checks += runtime
         self.record["verification"] = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
         self.record["verification_key"] = key
-        self.record["shared_libraries"] = dict(sorted(libraries.items()))
-        archive_mod.write_sidecars(archive, self.record["archive_sha256"], self.record)  # now with the results
+        self.record.update(run_image_facts)  # the system libraries, their packages, the distribution
+        # ...of this run image, which may have been refreshed since the build.
+        self.record["images"]["run"] = self.run_image.describe()
+        self._describe_verified(archive, record_changed=True)
         self.note("time_verify", round(time.monotonic() - started, 1))
         failed = [c.name for c in checks if not c.ok]
         self.note("checks", f"{len(checks) - len(failed)}/{len(checks)}")
         return checks
+
+    def _describe_verified(self, archive: Path, record_changed: bool):
+        """Write what describes the verified archive: its record (with verification's results),
+        and the SBOM and provenance statement made from it (the SBOM lists the system libraries
+        verification resolved). A reused verification writes the latter two only when missing:
+        they would come out the same. Under the archive's lock: another run verifying the same
+        archive at the same time (in another run image, say) must not leave its record beside
+        this run's SBOM."""
+        sbom_path = archive_mod.beside(archive, archive_mod.SBOM_SUFFIX)
+        provenance_path = archive_mod.beside(archive, archive_mod.PROVENANCE_SUFFIX)
+        with FileLock(str(archive) + ".lock"):
+            if record_changed:
+                archive_mod.write_sidecars(archive, self.record["archive_sha256"], self.record)
+            elif sbom_path.exists() and provenance_path.exists():
+                return
+            name = self._keys().filename
+            archive_mod.write_json(sbom_path, sbom.document(self.record, archive, self.source, name))
+            archive_mod.write_json(provenance_path, provenance.statement(self.record, name))
 
     # -- 4. publish -------------------------------------------------------------------------------
     def already_published(self) -> publish.Outcome | None:
@@ -310,7 +337,7 @@ class Case:
         key = self.cache_key()
         archive = self.archive_path(key)
         sha256 = self._reusable(archive)
-        record = json.loads(archive.with_name(archive.name + ".json").read_text()) if sha256 else None
+        record = archive_mod.read_json(archive_mod.beside(archive, archive_mod.RECORD_SUFFIX)) if sha256 else None
         local = self._local(key, archive if sha256 else None, sha256, record)
         outcome = publish.settle_existing(s3.client_for(self.ctx.target), self.ctx.target, local)
         if outcome is not None:
@@ -327,12 +354,21 @@ class Case:
         self._report(outcome)
         return outcome
 
+    def _keys(self) -> s3.Keys:
+        return s3.keys_for(self.ctx.target, self.stack.name, self.arch, self.formula.name)
+
     def _local(self, key, archive=None, sha256=None, record=None) -> publish.Local:
+        """This pair's side of a publish; with a local archive, the SBOM and provenance statement
+        beside it too (the files verification wrote), to restore the bucket's copies from."""
+        documents = {}
+        if archive is not None:
+            documents = {"sbom": archive_mod.read_json(archive_mod.beside(archive, archive_mod.SBOM_SUFFIX)),
+                         "provenance": archive_mod.read_json(archive_mod.beside(archive, archive_mod.PROVENANCE_SUFFIX))}
         return publish.Local(
-            keys=s3.keys_for(self.ctx.target, self.stack.name, self.arch, self.formula.name), cache_key=key,
+            keys=self._keys(), cache_key=key,
             entry={"version": self.formula.version, "arch": self.arch, "formula_sha256": self.formula.file_hash,
                    "build_seconds": self.record.get("build_seconds")},
-            record=record, archive=archive, sha256=sha256)
+            record=record, archive=archive, sha256=sha256, **documents)
 
     def _report(self, outcome: publish.Outcome):
         self.note("published", f"{outcome.describe()}: {outcome.url}")

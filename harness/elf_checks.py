@@ -3,7 +3,9 @@
 Each scan is one shell loop over every ELF file of the tree (found by its magic bytes), run in one
 container by verify.runtime_checks:
 - LDD_SCAN, in the run image: the libraries each file needs, as the run image resolves them
-  (shared_libraries_resolve);
+  (shared_libraries_resolve), then, in the same container, the installed package that owns each
+  library resolved outside the tree and the image's distribution (library_packages, run_image_os:
+  what the SBOM lists the system libraries as);
 - READELF_SCAN, in the build image, which has binutils (run images have none): each file's search
   paths (elf_runpaths_relative) and its segments and binding (elf_hardening).
 The functions here only parse; they need no container, so they are tested on real readelf output
@@ -35,6 +37,8 @@ def _by_file(scan_out: str) -> dict[str, str]:
         if line.startswith("== "):
             current = line[3:].removeprefix(VERIFY_PREFIX + "/")
             files[current] = []
+        elif line.startswith("::"):  # what a scan prints after its loop (LDD_SCAN's package lines)
+            current = None
         elif current is not None:
             files[current].append(line)
     return {name: "\n".join(files[name]) for name in sorted(files)}
@@ -46,8 +50,32 @@ def _capped(items: list[str], limit=10) -> str:
     return "; ".join(items[:limit]) + more
 
 
-# The libraries each ELF file needs, as the run image resolves them; "=> not found" is a failure.
-LDD_SCAN = _for_each_elf('ldd "$f" 2>&1 || true')
+OWNER_LINE = "::owner::"  # "::owner:: PATH [PACKAGE VERSION ARCH]"
+OS_RELEASE_LINE = "::os-release::"  # "::os-release:: ID [VERSION_ID]" of the run image
+# After the ldd loop, in the same shell: the distribution, and for each library resolved outside
+# the tree, the installed package that owns it, from the run image's own dpkg database. dpkg knows
+# a file by the path its package ships it at, while ldd may name it through merged /usr's
+# /lib -> usr/lib link, or through the soname's link to the real file: so the path is looked up as
+# ldd gives it, under /usr, and resolved (with and without /usr). The NAMES are filled in below
+# (the shell's own ${...} rule out str.format).
+_LIBRARY_OWNERS = """
+printf '%s\\n' "$scan"
+echo "OS_RELEASE_LINE $( [ -r /etc/os-release ] && . /etc/os-release; echo "$ID $VERSION_ID")"
+printf '%s\\n' "$scan" | awk '$2 == "=>" && $3 ~ /^\\// {print $3}' | grep -v '^VERIFY_PREFIX/' | sort -u |
+while read -r lib; do
+  real=$(readlink -f "$lib")
+  owner=""
+  for path in "$lib" "/usr$lib" "$real" "${real#/usr}"; do
+    owner=$(dpkg-query -S "$path" 2>/dev/null | grep -v '^diversion' | head -n 1)
+    [ -n "$owner" ] && break
+  done
+  package=${owner%%: *}; package=${package%%,*}
+  echo "OWNER_LINE $lib ${package:+$package $(dpkg-query -W -f '${Version} ${Architecture}' "$package")}"
+done
+""".replace("OS_RELEASE_LINE", OS_RELEASE_LINE).replace("OWNER_LINE", OWNER_LINE).replace("VERIFY_PREFIX", VERIFY_PREFIX)
+# The libraries each ELF file needs, as the run image resolves them ("=> not found" is a failure),
+# then the packages they come from (library_packages, run_image_os).
+LDD_SCAN = "scan=$(" + _for_each_elf('ldd "$f" 2>&1 || true') + ")" + _LIBRARY_OWNERS
 # Each ELF file's program headers (-l; one line each with -W) and dynamic section (-d): its search
 # paths for elf_runpaths_relative, its segments and binding for elf_hardening. One scan, one container.
 READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true')
@@ -69,6 +97,30 @@ def shared_library_check(ldd_out: str, libraries: dict) -> Check:
     if missing:
         return Check("shared_libraries_resolve", False, "not found in the run image: " + ", ".join(sorted(set(missing))))
     return Check("shared_libraries_resolve", True, f"{len(files)} ELF files; {len(libraries)} system libraries resolve")
+
+
+def library_packages(scan_out: str, libraries: dict) -> dict:
+    """Each system library of `libraries` (name -> path, as shared_library_check found them) with
+    the run image's package that owns it, from LDD_SCAN's owner lines: name -> {"path", "package",
+    "version", "arch"}; package, version and arch are None for a file no package owns."""
+    owners = {}
+    for line in scan_out.splitlines():
+        if line.startswith(OWNER_LINE + " "):
+            path, *owner = line[len(OWNER_LINE):].split()
+            if len(owner) == 3:  # dpkg names a Multi-Arch: same package "libssl3:amd64"
+                owners[path] = {"package": owner[0].split(":")[0], "version": owner[1], "arch": owner[2]}
+    unowned = {"package": None, "version": None, "arch": None}
+    return {name: {"path": path, **owners.get(path, unowned)} for name, path in sorted(libraries.items())}
+
+
+def run_image_os(scan_out: str) -> dict:
+    """The run image's distribution, from LDD_SCAN's /etc/os-release line: {"id": "debian",
+    "version_id": "12"} (version_id is None where the release has none, as Debian testing)."""
+    for line in scan_out.splitlines():
+        if line.startswith(OS_RELEASE_LINE + " "):
+            fields = line[len(OS_RELEASE_LINE):].split()
+            return {"id": fields[0] if fields else None, "version_id": fields[1] if len(fields) > 1 else None}
+    return {"id": None, "version_id": None}
 
 
 def runpath_check(readelf_out: str) -> Check:

@@ -1,5 +1,6 @@
-"""Publishing one archive, its .sha256 and .json record, and its manifest entry, so that the
-bucket always converges on a consistent state.
+"""Publishing one archive, the files that describe it (its .sha256, .json record, .cdx.json SBOM
+and .provenance.json statement) and its manifest entry, so that the bucket always converges on a
+consistent state.
 
 - The archive's write is its own guard: a conditional PUT (If-None-Match: *) lands only if the key
   does not exist, so of two concurrent deploys of one key exactly one writes. --overwrite drops
@@ -17,8 +18,10 @@ import enum
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from . import manifest, s3
+from . import archive as archive_mod
+from . import manifest, provenance, s3, sbom
 from .errors import PairError
 
 
@@ -74,10 +77,32 @@ class Local:
     record: dict | None = None  # the record of the local archive with this cache key, if there is one
     archive: Path | None = None
     sha256: str | None = None
+    sbom: dict | None = None  # the SBOM and provenance statement beside the local archive, if there are
+    provenance: dict | None = None
 
     def metadata(self) -> dict:
         fields = {"sha256": self.sha256, "cache-key": self.cache_key, **self.entry}
         return {name.replace("_", "-"): str(value) for name, value in fields.items() if value is not None}
+
+    def documents(self) -> tuple:
+        """The JSON files published beside the archive, each with this run's copy of it."""
+        return (Document("record", self.keys.record, "application/json", self.record, _record_sha256),
+                Document("SBOM", self.keys.sbom, sbom.MEDIA_TYPE, self.sbom, sbom.archive_sha256),
+                Document("provenance", self.keys.provenance, provenance.PAYLOAD_TYPE, self.provenance,
+                         provenance.archive_sha256))
+
+
+@dataclass(frozen=True)
+class Document:
+    """A JSON file beside the archive in the bucket, which says which archive it describes."""
+    name: str  # as "repaired: ..." names it
+    key: str
+    content_type: str
+    local: dict | None  # this run's copy, to write or restore the bucket's from
+    archive_sha256: Callable[[dict], str | None]  # the sha256 of the archive a copy describes
+
+    def describes(self, document, sha256) -> bool:
+        return isinstance(document, dict) and self.archive_sha256(document) == sha256
 
 
 def remote_archive(client, target: s3.Target, keys: s3.Keys) -> Remote | None:
@@ -170,14 +195,16 @@ def _converge(client, target, local: Local, remote: Remote) -> list[str]:
         client.put_object(Bucket=target.bucket, Key=local.keys.sha256, Body=checksum_line.encode(),
                           ContentType="text/plain")
         written.append("checksum file")
-    if not _record_matches(_get_text(client, target, local.keys.record), remote.sha256):
-        if not (local.record and local.record.get("archive_sha256") == remote.sha256):
-            raise PairError(f"{target.url(local.keys.record)} is missing or describes another archive, and this "
-                            "machine has no record of the published build to restore it from: rebuild and "
-                            "publish with --overwrite")
-        client.put_object(Bucket=target.bucket, Key=local.keys.record, ContentType="application/json",
-                          Body=json.dumps(local.record, indent=2, sort_keys=True).encode())
-        written.append("record")
+    for document in local.documents():
+        if document.describes(_get_json(client, target, document.key), remote.sha256):
+            continue
+        if not document.describes(document.local, remote.sha256):
+            raise PairError(f"{target.url(document.key)} is missing or describes another archive, and this "
+                            f"machine has no {document.name} of the published build to restore it from: rebuild "
+                            "and publish with --overwrite")
+        client.put_object(Bucket=target.bucket, Key=document.key, ContentType=document.content_type,
+                          Body=archive_mod.json_bytes(document.local))
+        written.append(document.name)
     current, _ = manifest.read(client, target)
     stack, runtime = _stack_and_runtime(local.keys)
     wanted = manifest_entry(local, remote)
@@ -207,11 +234,16 @@ def _stack_and_runtime(keys: s3.Keys):
     return stack, filename.removesuffix(".tar.zst")
 
 
-def _record_matches(text, sha256) -> bool:
+def _record_sha256(record: dict) -> str | None:
+    return record.get("archive_sha256")
+
+
+def _get_json(client, target, key):
+    """The bucket's copy of a JSON file, or None when it is missing or not JSON."""
     try:
-        return json.loads(text or "null").get("archive_sha256") == sha256
-    except (ValueError, AttributeError):
-        return False
+        return json.loads(_get_text(client, target, key) or "null")
+    except ValueError:
+        return None
 
 
 def _get_text(client, target, key) -> str | None:

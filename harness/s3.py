@@ -11,6 +11,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from . import archive as archive_mod
+
 RETRY_CONFIG = botocore.config.Config(
     retries={"mode": "standard", "total_max_attempts": 8},
     connect_timeout=10,
@@ -65,16 +67,26 @@ def client_for(target: Target):
 
 @dataclass(frozen=True)
 class Keys:
-    """The stable layout: PREFIX/STACK/ARCH/python-X.Y.Z.tar.zst, its .sha256 and its .json record."""
+    """The stable layout: PREFIX/STACK/ARCH/python-X.Y.Z.tar.zst, and beside it the files that
+    describe it, named as in the out folder: .sha256, the .json record, the .cdx.json SBOM and the
+    .provenance.json statement."""
     archive: str
 
     @property
     def sha256(self):
-        return self.archive + ".sha256"
+        return self.archive + archive_mod.CHECKSUM_SUFFIX
 
     @property
     def record(self):
-        return self.archive + ".json"
+        return self.archive + archive_mod.RECORD_SUFFIX
+
+    @property
+    def sbom(self):
+        return self.archive + archive_mod.SBOM_SUFFIX
+
+    @property
+    def provenance(self):
+        return self.archive + archive_mod.PROVENANCE_SUFFIX
 
     @property
     def filename(self):

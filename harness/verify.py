@@ -43,7 +43,11 @@ CHECK_MODULES = (check, archive_checks, elf_checks, cext_check, tls_material)
 def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path,
                    build_image=None, wheels: Path | None = None):
     """Extract the archive, then run the ldd scan and runtime_checks.py in the run image, and
-    (given a build image) build a C extension against the runtime in the build image."""
+    (given a build image) build a C extension against the runtime in the build image.
+
+    Returns the checks, and what the ldd scan found out about the run image, as the record's
+    fields: shared_libraries (name -> path), shared_library_packages (name -> path, package,
+    version, arch) and run_image_os (its /etc/os-release ID and VERSION_ID)."""
     tree = work_dir / "verify-tree"
     tls = work_dir / "tls"
     shutil.rmtree(tree, ignore_errors=True)
@@ -58,6 +62,9 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
     try:
         ldd_out = _run(client, run_image, ["sh", "-c", elf_checks.LDD_SCAN], volumes, run_id, pair)
         checks.append(elf_checks.shared_library_check(ldd_out, libraries))
+        run_image_facts = {"shared_libraries": dict(sorted(libraries.items())),
+                           "shared_library_packages": elf_checks.library_packages(ldd_out, libraries),
+                           "run_image_os": elf_checks.run_image_os(ldd_out)}
         out = _run(client, run_image,
                    [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version, "/opt/pyruntimes/tls",
                     BUILD_PREFIX],
@@ -83,7 +90,7 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
     else:
         checks.append(Check("runtime_starts", True, f"{VERIFY_PREFIX}/bin/python3 ran (built at {BUILD_PREFIX})"))
         checks += [Check(item["check"], item["ok"], item["detail"]) for item in parsed]
-    return checks, libraries
+    return checks, run_image_facts
 
 
 def _run(client, image, command, volumes, run_id, pair, with_status=False):

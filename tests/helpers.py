@@ -1,5 +1,6 @@
 """Running the harness for real, as a user would: `python -m pytest` in a subprocess."""
 
+import json
 import os
 import shutil
 import socket
@@ -8,7 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import settings
+from filelock import FileLock
+
+from harness import archive, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The pair the pipeline tests build for real: the fastest of the runtimes buildable here.
@@ -27,6 +30,20 @@ def run_harness(*args, cwd=ROOT, env=None, timeout=3600):
     full_env.pop("PYTEST_ADDOPTS", None)
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def verified_build(first_build):
+    """The archive first_build made, with its record, SBOM and provenance statement (as bytes),
+    read under the archive's lock, as the harness writes them: another test's run verifying the
+    same archive (in another run image) cannot mix its files with these."""
+    result, out = first_build
+    assert result["returncode"] == 0, (result["stdout"] + result["stderr"])[-3000:]
+    [target] = (out / "archives" / "debian-12" / "amd64").glob("python-3.11.2-quick-*.tar.zst")
+    with FileLock(str(target) + ".lock"):
+        record, document = (json.loads(archive.beside(target, suffix).read_text())
+                            for suffix in (archive.RECORD_SUFFIX, archive.SBOM_SUFFIX))
+        statement = archive.beside(target, archive.PROVENANCE_SUFFIX).read_bytes()
+    return target, record, document, statement
 
 
 def copy_project(dest: Path) -> Path:

@@ -44,7 +44,8 @@ def keys(client, bucket):
 
 def expected_keys(prefix):
     base = f"{prefix}debian-12/amd64/python-3.11.2.tar.zst"
-    return sorted([base, base + ".json", base + ".sha256", f"{prefix}manifest.json"])
+    return sorted([base, base + ".json", base + ".sha256", base + ".cdx.json", base + ".provenance.json",
+                   f"{prefix}manifest.json"])
 
 
 def test_deploy_with_bucket_and_prefix_from_the_environment(release_out, s3):

@@ -45,6 +45,10 @@ def test_quick_build_verify_publish_then_reuse(first_build):
     assert record["images"]["build"] != record["images"]["run"]
     assert set(record["phase_seconds"]) >= {"configure", "compile", "install", "package"}
     assert "libssl.so.3" in record["shared_libraries"]
+    # ...with the run image's package that provides each, and the SBOM and provenance beside it.
+    assert record["shared_library_packages"]["libssl.so.3"]["package"] == "libssl3"
+    assert record["run_image_os"] == {"id": "debian", "version_id": "12"}
+    assert all(archive.with_name(archive.name + suffix).exists() for suffix in (".cdx.json", ".provenance.json"))
     assert all(check["ok"] for check in record["verification"].values())
     assert "::phase:: compile" in (out / "logs" / f"{PAIR}.log").read_text()
 
@@ -134,9 +138,13 @@ def test_unreachable_s3_keeps_the_archive_and_a_later_run_publishes_it(first_bui
     again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(out), env={s3server.ENDPOINT_ENV: endpoint})
     assert again.returncode == 0, again.stdout[-3000:]
     assert table_row(again.stdout, PAIR)[1:3] == ["passed", "reused"]
-    assert sorted(uploaded_keys(client)) == sorted([
-        "debian-12/amd64/python-3.11.2.tar.zst", "debian-12/amd64/python-3.11.2.tar.zst.json",
-        "debian-12/amd64/python-3.11.2.tar.zst.sha256", "manifest.json"])
+    key = "debian-12/amd64/python-3.11.2.tar.zst"
+    assert sorted(uploaded_keys(client)) == sorted([key, key + ".json", key + ".sha256", key + ".cdx.json",
+                                                    key + ".provenance.json", "manifest.json"])
+    # The SBOM and provenance statement in the bucket are the bytes beside the local archive.
+    for suffix in (".cdx.json", ".provenance.json"):
+        uploaded = client.get_object(Bucket="pyruntimes-dry-run", Key=key + suffix)["Body"].read()
+        assert uploaded == open(kept + suffix, "rb").read(), suffix
 
 
 def test_a_publish_interrupted_before_the_manifest_is_completed_by_a_rerun_without_building(first_build, s3,
@@ -161,7 +169,8 @@ def test_a_publish_interrupted_before_the_manifest_is_completed_by_a_rerun_witho
     assert "AccessDenied (HTTP 403)" in reason and "rerun to complete the publish" in reason, reason
     assert "Traceback" not in result.stdout
     archive_key = "debian-12/amd64/python-3.11.2.tar.zst"
-    assert sorted(uploaded_keys(client)) == [archive_key, archive_key + ".json", archive_key + ".sha256"]
+    assert sorted(uploaded_keys(client)) == [archive_key, archive_key + ".cdx.json", archive_key + ".json",
+                                             archive_key + ".provenance.json", archive_key + ".sha256"]
 
     fresh = tmp_path / "elsewhere"
     again = run_harness("test_runtimes.py", *QUICK_311, "--out-dir", str(fresh), env={s3server.ENDPOINT_ENV: endpoint})

@@ -1,12 +1,13 @@
 """Publishing against a moto S3 server over real HTTP on loopback; faults injected on the wire."""
 
 import concurrent.futures
+import dataclasses
 import hashlib
 import json
 
 import pytest
 
-from harness import manifest, preflight, publish, s3, s3server
+from harness import archive, manifest, preflight, provenance, publish, s3, s3server
 from harness.errors import PairError, UsageError
 from harness.publish import Status
 from tests.faulty_s3 import FaultyProxy
@@ -35,7 +36,17 @@ def local_build(tmp_path, target, content=b"archive bytes", name="a.tar.zst", ca
     path.write_bytes(content)
     sha = hashlib.sha256(content).hexdigest()
     return publish.Local(keys=s3.keys_for(target, "debian-12", "amd64", runtime), cache_key=cache_key,
-                         entry=dict(ENTRY), record={"runtime": runtime, "archive_sha256": sha}, archive=path, sha256=sha)
+                         entry=dict(ENTRY), record={"runtime": runtime, "archive_sha256": sha}, archive=path, sha256=sha,
+                         sbom=sbom_of(sha), provenance=provenance_of(sha))
+
+
+def sbom_of(sha256):
+    """As much of an SBOM as publishing reads: the archive it describes (tests/test_sbom.py has whole ones)."""
+    return {"bomFormat": "CycloneDX", "metadata": {"component": {"hashes": [{"alg": "SHA-256", "content": sha256}]}}}
+
+
+def provenance_of(sha256):
+    return {"_type": "https://in-toto.io/Statement/v1", "subject": [{"name": "a.tar.zst", "digest": {"sha256": sha256}}]}
 
 
 def objects(target):
@@ -64,6 +75,12 @@ def test_publish_uploads_archive_checksum_record_and_manifest_entry(tmp_path, ta
     assert read(target, local.keys.archive) == b"archive bytes"
     assert read(target, local.keys.sha256).decode() == f"{local.sha256}  python-3.13.15.tar.zst\n"
     assert json.loads(read(target, local.keys.record)) == local.record
+    # The SBOM and provenance statement beside it, as the bytes written locally (a signature
+    # over the statement's bytes must hold for the bucket's copy).
+    assert local.keys.sbom == local.keys.archive + ".cdx.json"
+    assert local.keys.provenance == local.keys.archive + ".provenance.json"
+    assert read(target, local.keys.sbom) == archive.json_bytes(local.sbom)
+    assert read(target, local.keys.provenance) == provenance.statement_bytes(local.provenance)
     entry = manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]
     assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
 
@@ -128,13 +145,34 @@ def test_an_interrupted_publish_is_completed_from_the_bucket_alone(tmp_path, tar
         publish.settle_existing(client, target, elsewhere)
     outcome = publish.settle_existing(client, target, local)
     assert outcome.status is Status.ALREADY_THERE
-    assert outcome.repaired == ("record", "manifest entry")  # the checksum file came with the first try
-    assert "repaired: record, manifest entry" in outcome.describe()
+    # the checksum file came with the first try
+    assert outcome.repaired == ("record", "SBOM", "provenance", "manifest entry")
+    assert "repaired: record, SBOM, provenance, manifest entry" in outcome.describe()
     entry = manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]
     assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
     # Converged: nothing left to repair, and the key's absence means "build".
     assert publish.settle_existing(client, target, elsewhere).repaired == ()
     assert publish.settle_existing(client, target, local_build(tmp_path, target, runtime="python-3.11.2")) is None
+
+
+def test_an_sbom_or_statement_of_another_archive_is_replaced_from_the_local_copy(tmp_path, target):
+    """The bucket's SBOM describes an earlier build, its statement is not JSON: both are made
+    to describe the archive the bucket holds, from this machine's copies; without a copy, the
+    pair fails naming the file."""
+    client = s3.client_for(target)
+    local = local_build(tmp_path, target)
+    publish.publish(client, target, local)
+    client.put_object(Bucket=target.bucket, Key=local.keys.sbom, Body=archive.json_bytes(sbom_of("0" * 64)))
+    client.put_object(Bucket=target.bucket, Key=local.keys.provenance, Body=b"{truncated")
+    without_sbom = dataclasses.replace(local, sbom=None)
+    with pytest.raises(PairError, match=r"\.cdx\.json is missing or describes another archive, and this machine has "
+                                        "no SBOM of the published build"):
+        publish.settle_existing(client, target, without_sbom)
+    outcome = publish.settle_existing(client, target, local)
+    assert outcome.repaired == ("SBOM", "provenance")
+    assert json.loads(read(target, local.keys.sbom)) == local.sbom
+    assert json.loads(read(target, local.keys.provenance)) == local.provenance
+    assert publish.settle_existing(client, target, without_sbom).repaired == ()  # converged: no copy needed
 
 
 def test_a_manifest_that_is_not_json_is_named_and_never_overwritten(tmp_path, target):
@@ -147,7 +185,7 @@ def test_a_manifest_that_is_not_json_is_named_and_never_overwritten(tmp_path, ta
     assert read(target, "runtimes/manifest.json") == b"{not json"
 
 
-@pytest.mark.parametrize("failing", ["manifest.json", ".sha256", ".json"])
+@pytest.mark.parametrize("failing", ["manifest.json", ".sha256", ".json", ".cdx.json", ".provenance.json"])
 def test_an_s3_error_in_any_step_is_one_line_and_keeps_the_archive(tmp_path, endpoint, failing):
     """S3 refuses one kind of write (403 AccessDenied is not retried): one line naming what failed;
     the rerun, once S3 accepts it again, completes the publish."""
@@ -168,7 +206,8 @@ def test_an_s3_error_in_any_step_is_one_line_and_keeps_the_archive(tmp_path, end
     assert f"the archive is kept at {local.archive}" in message and local.archive.exists()
     outcome = publish.publish(s3.client_for(direct), direct, local)
     assert outcome.status is Status.ALREADY_THERE and outcome.repaired, outcome
-    assert set(objects(direct)) == {local.keys.archive, local.keys.sha256, local.keys.record, "manifest.json"}
+    assert set(objects(direct)) == {local.keys.archive, local.keys.sha256, local.keys.record, local.keys.sbom,
+                                    local.keys.provenance, "manifest.json"}
 
 
 def test_unreachable_s3_is_one_clear_error(tmp_path):
