@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import changes, credentials, durations, engine, images, jobserver, preflight, s3, s3server, settings
-from harness.build import usable_cores
+from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, usable_cores
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
 from harness.formulas import load_formulas
@@ -48,12 +48,14 @@ def pytest_addoption(parser):
                     help="mirror laid out like python.org/ftp/python (also $PYRUNTIMES_SOURCE_MIRRORS)")
     group.addoption("--changed-since", metavar="REF",
                     help="only the pairs whose inputs changed since the git ref (for pull-request checks)")
-    group.addoption("--build-timeout", default="4h", metavar="DURATION",
-                    help="stop a build that runs longer, e.g. 90m or 4h (default: 4h)")
+    build_timeout = durations.describe(DEFAULT_BUILD_TIMEOUT)
+    group.addoption("--build-timeout", default=build_timeout, metavar="DURATION",
+                    help=f"stop a build that runs longer, e.g. 90m or 4h (default: {build_timeout})")
     group.addoption("--refresh-images", action="store_true",
                     help="pull or bootstrap the stacks' base images again and rebuild their build and run images")
-    group.addoption("--image-max-age", default="7d", metavar="DURATION",
-                    help="refresh a stack's images when they are older than this (default: 7d)")
+    max_age = durations.describe(images.DEFAULT_MAX_AGE)
+    group.addoption("--image-max-age", default=max_age, metavar="DURATION",
+                    help=f"refresh a stack's images when they are older than this (default: {max_age})")
     group.addoption("--out-dir", default=str(ROOT / "out"), metavar="DIR",
                     help="where archives, logs and work folders go (default: ./out)")
 

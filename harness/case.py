@@ -101,6 +101,8 @@ class Case:
 
     # -- 2. build + package -----------------------------------------------------------------------
     def prepare_images(self):
+        if self.build_image is not None:  # done once per pair: already_published() asked first
+            return
         self.say("preparing stack images")
         started = time.monotonic()
         self.build_image, self.run_image = images.ensure_stack_images(
@@ -135,7 +137,7 @@ class Case:
         decision = "reuse" if self._reusable(archive) else "build"
         target = self.ctx.target
         if not target.dry_run and not self.ctx.overwrite:
-            keys = s3.keys_for(target, self.stack.name, self.arch, self.formula.name)
+            keys = self._keys()
             try:
                 remote = publish.remote_archive(s3.client_for(target), target, keys)
             except s3.ERRORS as exc:

@@ -137,7 +137,7 @@ def describe_changes(before: dict | None, after: dict) -> str:
 def _current_layered(client, stack, role):
     """The build or run image the stack's tags point at now, or None."""
     base = _get(client, _base_tag(stack, role))
-    return _get(client, _tag(stack, role, {**stack.image_inputs(role), "base_id": base.id})) if base else None
+    return _get(client, _tag(stack, role, _layered_inputs(stack, role, base))) if base else None
 
 
 def _base_tag(stack, role):
@@ -202,9 +202,10 @@ def _bootstrap(client, stack, log):
              stack.debian_suite, str(rootfs), mirror],
             capture_output=True, text=True,
         )
-        if result.returncode != 0 and _signature_failure(result.stdout + result.stderr):
+        unsigned = _signature_failure(result.stdout + result.stderr) if result.returncode != 0 else ""
+        if unsigned:
             raise PairError(f"stack {stack.name}: the {stack.debian_suite} archive's signature does not verify "
-                            f"with {KEYRING} ({_signature_failure(result.stdout + result.stderr)}); "
+                            f"with {KEYRING} ({unsigned}); "
                             "refusing to bootstrap from it (is the keyring current? apt-get install debian-archive-keyring)")
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
@@ -241,7 +242,7 @@ def _signature_failure(output: str) -> str:
 
 
 def _ensure_layered(client, stack, role, base, log, fresh=False, run_id=""):
-    inputs = {**stack.image_inputs(role), "base_id": base.id}
+    inputs = _layered_inputs(stack, role, base)
     tag = _tag(stack, role, inputs)
     existing = _get(client, tag)
     if existing and not fresh:
@@ -268,6 +269,11 @@ def _ensure_layered(client, stack, role, base, log, fresh=False, run_id=""):
         tail = [line.get("stream", line.get("error", "")).strip() for line in exc.build_log][-4:]
         raise PairError(f"stack {stack.name}: the {role} image does not build: {' | '.join(t for t in tail if t)}") from None
     return image
+
+
+def _layered_inputs(stack, role, base) -> dict:
+    """What the build or run image is made from: the stack's inputs for the role, on this base."""
+    return {**stack.image_inputs(role), "base_id": base.id}
 
 
 def _tag(stack, role, inputs):
