@@ -40,8 +40,8 @@ CONFIGURE_ARGS=(
     "--build=$(dpkg-architecture --query DEB_BUILD_GNU_TYPE)"
     # A typo in an option must fail the build, not be ignored.
     "--enable-option-checking=fatal"
-    # libpython3.X.so: needed by embedders (PyO3, pycall) and smaller than a static binary plus
-    # static library. The rpath below keeps the binary finding it wherever the archive lands.
+    # libpython3.X.so and libpython3.so, for embedders (PyO3, pycall, mod_wsgi). The interpreter
+    # itself does not use it: it is relinked with the core linked in, after make (see below).
     "--enable-shared"
     # sqlite3.Connection.enable_load_extension(), which apps using SpatiaLite or sqlite-vec need.
     "--enable-loadable-sqlite-extensions"
@@ -53,8 +53,8 @@ CONFIGURE_ARGS=(
 )
 if [ "${PYTHON_MINOR#3.}" -ge 10 ]; then
     CONFIGURE_ARGS+=(
-        # No libpython3.X.a next to the shared library (3.10+, bpo-43103; before, it is built and
-        # the prune phase deletes it).
+        # No libpython3.X.a installed (3.10+, bpo-43103; before, the prune phase deletes it). The
+        # interpreter's relink below makes one in the build tree all the same.
         "--without-static-libpython"
         # The test suite is deleted after install anyway; not building it saves time and space
         # (3.10+, bpo-27640). Fixed to work together with PGO in 3.11 (python/cpython#29315).
@@ -79,8 +79,29 @@ fi
 # links them (Modules/Setup.stdlib, 3.11+) or setup.py does (the rest, until 3.12 removed it: the
 # Makefile hands it LDSHARED with these flags). The elf_hardening check (harness/elf_checks.py) holds
 # every ELF file of the archive to it.
-export CFLAGS="$(dpkg-buildflags --get CFLAGS)"
-export LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow dpkg-buildflags --get LDFLAGS)"
+LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow dpkg-buildflags --get LDFLAGS)"
+# dpkg's CFLAGS, sorted by where they belong. configure puts CFLAGS *after* CPython's own OPT
+# ("-DNDEBUG -g -fwrapv -O3 -Wall"), so dpkg's "-g -O2" would win and build the interpreter at -O2
+# (as Heroku's recipe does): optimisation level and -g are left to CPython. CFLAGS are also what
+# sysconfig hands every extension users compile later, so only code-generation flags that protect
+# them too go there (-fstack-protector-strong, -fstack-clash-protection, -fcf-protection); the
+# build-only ones go to CFLAGS_NODIST, which builds CPython and its modules and nothing else:
+# -ffile-prefix-map (names this build's folder), warnings turned errors, and -frecord-gcc-switches,
+# which writes each compilation's options into the binaries (.GCC.command.line), where the
+# build_flags check (harness/flags_check.py) reads back what the code was really compiled with.
+OPTIMIZATION=-O3  # what CPython's OPT asks for; the build_flags check holds the binaries to it
+CFLAGS="" CFLAGS_NODIST="-frecord-gcc-switches"
+for flag in $(cd "$SRC_DIR" && dpkg-buildflags --get CFLAGS); do
+    case "$flag" in
+        -O*|-g) ;;
+        -f*prefix-map=*|-W*) CFLAGS_NODIST+=" $flag" ;;
+        *) CFLAGS+=" ${flag}" ;;
+    esac
+done
+CFLAGS="${CFLAGS# }"
+lto=false pgo=false
+[ "$BUILD_PROFILE" = release ] && lto=true pgo=true
+echo "::flags:: {\"optimization\": \"$OPTIMIZATION\", \"lto\": $lto, \"pgo\": $pgo, \"cflags\": \"$CFLAGS\", \"cflags_nodist\": \"$CFLAGS_NODIST\", \"ldflags\": \"$LDFLAGS\"}"
 # Modules left out on purpose, marked "n/a" so configure does not report them as missing:
 #   _tkinter needs Tcl/Tk and X11, which server run images do not have.
 #   nis needs libnsl, which run images do not have; deprecated in 3.11, removed in 3.13 (PEP 594).
@@ -91,7 +112,9 @@ if [ "${PYTHON_MINOR#3.}" -lt 11 ]; then
     printf '*disabled*\n_tkinter\nnis\n' >>Modules/Setup.local
 fi
 
-./configure "${CONFIGURE_ARGS[@]}"
+# The flags go to configure alone, which bakes them into the Makefile: exported, make would add a
+# second copy of LDFLAGS and CFLAGS_NODIST from the environment.
+CFLAGS="$CFLAGS" CFLAGS_NODIST="$CFLAGS_NODIST" LDFLAGS="$LDFLAGS" ./configure "${CONFIGURE_ARGS[@]}"
 
 phase compile
 MAKE_VARS=()
@@ -155,18 +178,33 @@ if [ "$BUILD_PROFILE" = release ] && ! grep -q '"ok": true' /tmp/pgo-training.js
     echo "PGO training did not produce a usable profile: $(cat /tmp/pgo-training.json 2>/dev/null || echo 'it never ran')"
     exit 1
 fi
-# bin/python3.X finds lib/libpython3.X.so through an $ORIGIN-relative RUNPATH, wherever the
-# archive is extracted, without LD_LIBRARY_PATH; so does lib/libpython3.so, the stable-ABI shim
-# that embedders link (for it, $ORIGIN/../lib is its own folder). Only these two need one, so
-# only these are relinked with it, and it stays out of sysconfig (extensions that pip builds later
-# must not inherit it). Given to the whole build in LDFLAGS_NODIST instead, PGO's recursive make
-# calls expand "$ORIGIN" once more and leave a cwd-relative "RIGIN/../lib" RUNPATH in every
-# extension module. docker-library/python relinks the interpreter the same way
-# (docker-library/python#784). Quoting: make turns $$ into $, the recipe's shell keeps '...'.
-relink=(python)
-[ -e libpython3.so ] && relink+=(libpython3.so)
-rm -f "${relink[@]}"
-make "${relink[@]}" LDFLAGS_NODIST="-Wl,-rpath,'\$\$ORIGIN/../lib'"
+# The interpreter, relinked with the core linked in (as Debian's python3 and python-build-standalone
+# ship it; upstream from 3.15 as --enable-static-libpython-for-interpreter, python/cpython#133313),
+# while lib/libpython3.X.so stays for embedders. Run from the shared library, every call between
+# core functions and every access to a core global goes through the PLT and the GOT, and the
+# interpreter depends on finding the library: measured here, 7 % slower on pyperformance
+# (bench/RESULTS.md), and `python -m venv --copies` broke (its copied bin/python looked for
+# libpython in the venv). The same objects, archived, are linked whole (--whole-archive: extension
+# modules need every C-API symbol, not only those python.c uses; LINKFORSHARED's -export-dynamic
+# exports them), and with LTO the link sees the whole program again, so nothing in it needs to be
+# interposable. The static archive is not installed (--without-static-libpython above).
+#
+# lib/libpython3.so, the stable-ABI shim that embedders may load, finds lib/libpython3.X.so through
+# an $ORIGIN RUNPATH, wherever the archive is extracted; only it needs one, so only it is relinked
+# with it, and it stays out of sysconfig (extensions that pip builds later must not inherit it).
+# Given to the whole build in LDFLAGS_NODIST instead, PGO's recursive make calls expand "$ORIGIN"
+# once more and leave a cwd-relative "RIGIN/../lib" RUNPATH in every extension module. Quoting:
+# make turns $$ into $, the recipe's shell keeps '...'.
+#
+# The shim first: the interpreter depends on it in the Makefile, and `make install` would relink an
+# interpreter older than it the default way, against libpython3.X.so.
+phase link
+if [ -e libpython3.so ]; then
+    rm -f libpython3.so
+    make libpython3.so LDFLAGS_NODIST="-Wl,-rpath,'\$\$ORIGIN/../lib'"
+fi
+rm -f python
+make python LINK_PYTHON_DEPS='$(LIBRARY)' BLDLIBRARY='-Wl,--whole-archive $(LIBRARY) -Wl,--no-whole-archive'
 
 phase install
 make install

@@ -27,6 +27,7 @@ PHASE_MARK = "::phase:: "
 HEARTBEAT = 60  # seconds between progress lines within one phase
 DEFAULT_TIMEOUT = 4 * 3600  # a release build takes 15-20 min here; one emulated for another CPU, hours
 PGO_MARK = "::pgo:: "  # the PGO training run's summary (JSON), written by the build script
+FLAGS_MARK = "::flags:: "  # the flags the build script states it builds with (JSON); the build_flags check
 
 
 @dataclass
@@ -36,6 +37,7 @@ class BuildResult:
     killed: str = ""
     timed_out: bool = False
     pgo: dict = field(default_factory=dict)  # release builds: what the training run ran and how it ended
+    flags: dict = field(default_factory=dict)  # what the build script states (optimization, lto, pgo, CFLAGS...)
 
 
 def container_options(image, run_id, pair):
@@ -116,7 +118,9 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
                 log_file.flush()
                 on_phase(phase)
             elif line.startswith(PGO_MARK):
-                result.pgo = _pgo_summary(line[len(PGO_MARK):])
+                result.pgo = _json_line(line[len(PGO_MARK):])
+            elif line.startswith(FLAGS_MARK):
+                result.flags = _json_line(line[len(FLAGS_MARK):])
             elif now - last_heard >= HEARTBEAT:  # long phases (compile) still show signs of life
                 last_heard = now
                 log_file.flush()
@@ -149,7 +153,7 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     return result
 
 
-def _pgo_summary(text):
+def _json_line(text):
     try:
         return json.loads(text)
     except ValueError:

@@ -217,6 +217,8 @@ class Case:
             "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
             # Release builds: how many training tests ran, which failed, how many profile files.
             "pgo_training": result.pgo or None,
+            # What the build script states it compiles with; the build_flags check reads it back.
+            "build_flags": result.flags or None,
             "build_seconds": build_seconds,
             # What the provenance statement says of the build itself (harness/provenance.py).
             "run_id": self.ctx.run_id,
@@ -294,7 +296,8 @@ class Case:
             wheels = cext_check.fetch_wheels(self.ctx.cache_dir, log=self.say)
             runtime, run_image_facts = verify.runtime_checks(self.ctx.docker, self.run_image, archive,
                                                              self.formula.version, self.ctx.run_id, self.pair, work,
-                                                             build_image=self.build_image, wheels=wheels)
+                                                             build_image=self.build_image, wheels=wheels,
+                                                             build_flags=self.record.get("build_flags"))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         checks += runtime

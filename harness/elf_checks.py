@@ -7,7 +7,8 @@ container by verify.runtime_checks:
   library resolved outside the tree and the image's distribution (library_packages, run_image_os:
   what the SBOM lists the system libraries as);
 - READELF_SCAN, in the build image, which has binutils (run images have none): each file's search
-  paths (elf_runpaths_relative) and its segments and binding (elf_hardening).
+  paths (elf_runpaths_relative), what the interpreter needs (interpreter_static), and its
+  segments and binding (elf_hardening).
 The functions here only parse; they need no container, so they are tested on real readelf output
 (tests/test_hardening.py).
 """
@@ -126,20 +127,40 @@ def run_image_os(scan_out: str) -> dict:
 def runpath_check(readelf_out: str) -> Check:
     """Every RUNPATH/RPATH entry must be $ORIGIN-relative: an absolute one points into the build
     machine (or a path an app's image may fill), a relative one is resolved against the current
-    directory at run time. And the interpreter must carry one, or it finds no libpython."""
+    directory at run time. And lib/libpython3.so, the stable-ABI shim that needs libpython3.X.so,
+    must carry one, or an embedder that loads it finds no libpython."""
     bad, with_paths = [], {}
-    for name, text in _by_file(readelf_out).items():
+    files = _by_file(readelf_out)
+    for name, text in files.items():
         for match in re.finditer(r"\((?:RUNPATH|RPATH)\).*\[(.*)\]", text):
             entries = match.group(1).split(":")
             with_paths[name] = entries
             bad += [f"{name}: {entry!r}" for entry in entries if not entry.startswith(("$ORIGIN", "${ORIGIN}"))]
     if bad:
         return Check("elf_runpaths_relative", False, "search paths not relative to $ORIGIN: " + _capped(bad))
-    interpreters = [name for name in with_paths if re.fullmatch(r"bin/python3\.\d+", name)]
-    if not interpreters:
-        return Check("elf_runpaths_relative", False, "bin/python3.X carries no $ORIGIN RUNPATH to find libpython")
+    if "lib/libpython3.so" in files and "lib/libpython3.so" not in with_paths:
+        return Check("elf_runpaths_relative", False, "lib/libpython3.so carries no $ORIGIN RUNPATH to find libpython3.X.so")
     return Check("elf_runpaths_relative", True,
                  f"{len(with_paths)} ELF file(s) with a search path, all $ORIGIN-relative: {', '.join(sorted(with_paths))}")
+
+
+def interpreter_static_check(readelf_out: str) -> Check:
+    """bin/python3.X has the core linked in and needs no libpython (builds/build-python.sh: faster
+    calls and globals, and a `venv --copies` interpreter that runs anywhere), while
+    lib/libpython3.X.so is still shipped for embedders. From readelf -d's NEEDED entries."""
+    files = _by_file(readelf_out)
+    interpreters = [name for name in files if re.fullmatch(r"bin/python3\.\d+t?", name)]
+    if not interpreters:
+        return Check("interpreter_static", False, "no bin/python3.X ELF file in the tree")
+    needs = {name: re.findall(r"\(NEEDED\).*\[(libpython[^]]*)\]", files[name]) for name in interpreters}
+    linked = [f"{name} needs {', '.join(libs)}" for name, libs in needs.items() if libs]
+    shared = [name for name in files if re.fullmatch(r"lib/libpython3\.\d+t?\.so(\.1\.0)?", name)]
+    if linked:
+        return Check("interpreter_static", False, "; ".join(linked))
+    if not shared:
+        return Check("interpreter_static", False, "lib/libpython3.X.so is missing (embedders need it)")
+    return Check("interpreter_static", True,
+                 f"{', '.join(interpreters)} needs no libpython; {', '.join(shared)} shipped for embedders")
 
 
 # A program header line of `readelf -lW`: type, offset, virtual and physical address, file and

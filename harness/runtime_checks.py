@@ -256,6 +256,22 @@ def venv_with_pip():
 
 
 @check
+def venv_with_copies():
+    # `python -m venv --copies` copies the interpreter binary into the venv: an interpreter that
+    # needs libpython through an $ORIGIN-relative RUNPATH then looks for it inside the venv and
+    # exits 127 (the issue that made the interpreter static: builds/build-python.sh).
+    venv = os.path.join(tempfile.mkdtemp(), "venv")
+    run(os.path.join(BIN, "python3"), "-m", "venv", "--copies", "--without-pip", venv)
+    copied = os.path.join(venv, "bin", "python3")
+    if os.path.islink(copied):
+        raise AssertionError("%s is a symlink, not a copy" % copied)
+    out = run(copied, "-c", "import sys, ssl, sqlite3, json; print(sys.prefix, sys.base_prefix)")
+    if out.split() != [venv, PREFIX]:
+        raise AssertionError("the copied interpreter reports prefixes %r, expected %r" % (out, "%s %s" % (venv, PREFIX)))
+    return "a copied bin/python3 runs in its venv (prefix %s, base %s)" % (venv, PREFIX)
+
+
+@check
 def deep_recursion_in_thread():
     # Python-level recursion and C-level recursion (repr of a deeply nested list) in a thread,
     # whose stack is smaller than the main thread's: both must raise RecursionError. A runtime

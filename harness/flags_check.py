@@ -1,0 +1,98 @@
+"""The build_flags check: what the archive's code was really compiled with, read back from the
+binaries and held to what the build script states; and that sysconfig, which hands its flags to
+every extension users compile later, carries none that belong to our build alone.
+
+Why it exists: the build script once exported dpkg's CFLAGS, which CPython places after its own
+OPT, so the interpreter was built at "-O3 ... -O2" (-O2 wins) while everything said -O3, and
+dpkg's -ffile-prefix-map, which names our build folder, reached users' extensions. Neither shows
+in a test run; both show in the binaries and in sysconfig.
+
+FLAGS_SCAN runs in the stack's BUILD image (readelf comes with its binutils): the runtime under
+test prints its sysconfig variables, then every ELF file's .GCC.command.line section, where GCC
+writes each compilation's options (the build script compiles with -frecord-gcc-switches). With
+LTO the section holds the options of the link-time compilation: those are what made the code.
+The build script states its flags on a "::flags::" line (record "build_flags"). build_flags_check
+only parses, so tests feed it real output (tests/test_flags.py).
+"""
+
+import json
+import re
+
+from .check import VERIFY_PREFIX, Check
+from .elf_checks import _by_file, _capped, _for_each_elf
+
+SYSCONFIG_LINE = "::sysconfig::"
+# What sysconfig hands a compiler of extensions (setuptools' customize_compiler reads these).
+EXTENSION_VARS = ("CC", "CXX", "CFLAGS", "CPPFLAGS", "CCSHARED", "LDFLAGS", "LDSHARED", "LDCXXSHARED")
+FLAGS_SCAN = (
+    f"""echo "{SYSCONFIG_LINE} $({VERIFY_PREFIX}/bin/python3 -c 'import json, sys, sysconfig; """
+    f"""print(json.dumps({{n: sysconfig.get_config_var(n) for n in sys.argv[1:]}}))' {' '.join(EXTENSION_VARS)})"\n"""
+    + _for_each_elf('readelf -p .GCC.command.line "$f" 2>/dev/null || true'))
+
+# Flags that belong to our build alone: paths of our build folder, profile data, LTO (it ties an
+# extension to our exact compiler), option records, warnings made errors (a new compiler's new
+# warning would fail an old sdist), and BOLT's relocations.
+BUILD_ONLY = re.compile(r"-f(?:file|debug|macro|profile)-prefix-map=\S*|-frecord-gcc-switches|-fprofile-\S+"
+                        r"|-flto\S*|-ffat-lto-objects|-Werror\S*|-Wl,--emit-relocs|\S*/tmp/python-src\S*")
+# The files whose code is the interpreter's core: the statement must hold for them exactly.
+CORE = re.compile(r"bin/python3\.\d+t?|lib/libpython3\.\d+t?\.so(?:\.1\.0)?")
+RECORD_LINE = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s+(GNU .*)$", re.MULTILINE)
+
+
+def optimization(options: list[str]) -> str | None:
+    """The optimisation level in effect: the last -O option wins, as with GCC."""
+    levels = [option for option in options if re.fullmatch(r"-O[0-3sgz]?|-Ofast", option)]
+    return levels[-1] if levels else None
+
+
+def recorded_options(readelf_text: str) -> list[list[str]]:
+    """Each compilation recorded in one file's .GCC.command.line, as its options."""
+    return [line.split()[3:] for line in RECORD_LINE.findall(readelf_text)]  # after "GNU C17 12.2.0"
+
+
+def build_flags_check(scan_out: str, stated: dict | None) -> Check:
+    """The core's recorded compilations against the statement (optimisation level, LTO, PGO); every
+    other recorded compilation at the stated level; sysconfig's flags free of BUILD_ONLY and at the
+    stated level."""
+    if not stated or "optimization" not in stated:
+        return Check("build_flags", False, "the build stated no flags (no ::flags:: line in its log)")
+    want = stated["optimization"]
+    problems, sysconfig_vars = [], None
+    for line in scan_out.splitlines():
+        if line.startswith(SYSCONFIG_LINE):
+            try:
+                sysconfig_vars = json.loads(line[len(SYSCONFIG_LINE):])
+            except ValueError:
+                pass
+    if sysconfig_vars is None:
+        problems.append("the runtime printed no sysconfig variables")
+    else:
+        for name in EXTENSION_VARS:
+            found = BUILD_ONLY.findall(sysconfig_vars.get(name) or "")
+            if found:
+                problems.append(f"sysconfig {name} hands extensions build-only flags: {' '.join(found)}")
+        level = optimization((sysconfig_vars.get("CFLAGS") or "").split())
+        if level != want:
+            problems.append(f"sysconfig CFLAGS ends at {level}, not the stated {want}")
+    files = {name: recorded_options(text) for name, text in _by_file(scan_out).items()}
+    recorded = {name: compilations for name, compilations in files.items() if compilations}
+    core = [name for name in recorded if CORE.fullmatch(name)]
+    missing_core = [name for name in files if CORE.fullmatch(name) and name not in recorded]
+    if missing_core or not core:
+        problems.append("no compilation record in " + (", ".join(missing_core) or "the interpreter or libpython"))
+    for name, compilations in recorded.items():
+        levels = sorted({optimization(options) or "none" for options in compilations})
+        if levels != [want]:
+            problems.append(f"{name} compiled at {'/'.join(levels)}")
+        if name in core:
+            options = {option.split("=")[0] for compilation in compilations for option in compilation}
+            for flag, key in (("-flto", "lto"), ("-fprofile-use", "pgo")):
+                if (flag in options) != bool(stated.get(key)):
+                    problems.append(f"{name}: {flag} {'missing' if stated.get(key) else 'present'} "
+                                    f"(stated {key}: {str(bool(stated.get(key))).lower()})")
+    if problems:
+        return Check("build_flags", False, _capped(problems))
+    features = [f"{key.upper()}" for key in ("lto", "pgo") if stated.get(key)]
+    return Check("build_flags", True,
+                 f"{len(recorded)} ELF files compiled at {want}{' with ' + ' + '.join(features) if features else ''}"
+                 f" as stated (core: {', '.join(core)}); sysconfig hands extensions {want} and no build-only flags")
