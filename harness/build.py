@@ -28,6 +28,7 @@ HEARTBEAT = 60  # seconds between progress lines within one phase
 DEFAULT_TIMEOUT = 4 * 3600  # a release build takes 15-20 min here; one emulated for another CPU, hours
 PGO_MARK = "::pgo:: "  # the PGO training run's summary (JSON), written by the build script
 FLAGS_MARK = "::flags:: "  # the flags the build script states it builds with (JSON); the build_flags check
+CPU_MARK = "::cpu:: "  # the CPU seconds the build took, user and system (JSON)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class BuildResult:
     timed_out: bool = False
     pgo: dict = field(default_factory=dict)  # release builds: what the training run ran and how it ended
     flags: dict = field(default_factory=dict)  # what the build script states (optimization, lto, pgo, CFLAGS...)
+    cpu: dict = field(default_factory=dict)  # user_seconds, system_seconds of the whole build
 
 
 def container_options(image, run_id, pair):
@@ -121,6 +123,8 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
                 result.pgo = _json_line(line[len(PGO_MARK):])
             elif line.startswith(FLAGS_MARK):
                 result.flags = _json_line(line[len(FLAGS_MARK):])
+            elif line.startswith(CPU_MARK):
+                result.cpu = _json_line(line[len(CPU_MARK):])
             elif now - last_heard >= HEARTBEAT:  # long phases (compile) still show signs of life
                 last_heard = now
                 log_file.flush()

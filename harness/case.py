@@ -220,6 +220,7 @@ class Case:
             # What the build script states it compiles with; the build_flags check reads it back.
             "build_flags": result.flags or None,
             "build_seconds": build_seconds,
+            "build_cpu_seconds": round(sum(result.cpu.get(k, 0) for k in ("user_seconds", "system_seconds")), 1) or None,
             # What the provenance statement says of the build itself (harness/provenance.py).
             "run_id": self.ctx.run_id,
             "build_started": started_on,
@@ -233,6 +234,8 @@ class Case:
         }
         archive_mod.write_sidecars(archive, sha256, self.record)
         self.note("time_build", build_seconds)
+        if self.record["build_cpu_seconds"]:
+            self.note("cpu", f"build took {self.record['build_cpu_seconds']:.0f} CPU seconds")
         if result.pgo:
             failed = result.pgo["failed"]
             self.note("pgo", f"training ran {result.pgo['test_files_run']} test files ({result.pgo['tests_run']} tests), "

@@ -55,7 +55,7 @@ class Summary:
             tr.write_line("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
         for row in self.rows.values():
             p = row["props"]
-            details = [("archive", p.get("archive")), ("log", p.get("log")), ("phases", p.get("phases")), ("PGO", p.get("pgo")),
+            details = [("archive", p.get("archive")), ("log", p.get("log")), ("phases", p.get("phases")), ("CPU", p.get("cpu")), ("PGO", p.get("pgo")),
                        ("S3", p.get("published"))]
             details.insert(0, ("failed", row.get("reason")))
             details.insert(1, ("EOL", p.get("end_of_life")))
