@@ -89,6 +89,8 @@ LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow dpkg-buildflags --get LDFL
 # -ffile-prefix-map (names this build's folder), warnings turned errors, and -frecord-gcc-switches,
 # which writes each compilation's options into the binaries (.GCC.command.line), where the
 # build_flags check (harness/flags_check.py) reads back what the code was really compiled with.
+# With LTO the code is made at link time, and only a link given -frecord-gcc-switches records its
+# options ("GNU GIMPLE ..."), so the links get it too (LDFLAGS_NODIST).
 OPTIMIZATION=-O3  # what CPython's OPT asks for; the build_flags check holds the binaries to it
 CFLAGS="" CFLAGS_NODIST="-frecord-gcc-switches"
 for flag in $(cd "$SRC_DIR" && dpkg-buildflags --get CFLAGS); do
@@ -114,7 +116,8 @@ fi
 
 # The flags go to configure alone, which bakes them into the Makefile: exported, make would add a
 # second copy of LDFLAGS and CFLAGS_NODIST from the environment.
-CFLAGS="$CFLAGS" CFLAGS_NODIST="$CFLAGS_NODIST" LDFLAGS="$LDFLAGS" ./configure "${CONFIGURE_ARGS[@]}"
+CFLAGS="$CFLAGS" CFLAGS_NODIST="$CFLAGS_NODIST" LDFLAGS="$LDFLAGS" LDFLAGS_NODIST="-frecord-gcc-switches" \
+    ./configure "${CONFIGURE_ARGS[@]}"
 
 phase compile
 MAKE_VARS=()
@@ -245,6 +248,7 @@ find "$PREFIX" -type f -name '*.pyc' -delete
 # The CPU time the build took (compilers, linkers, the PGO training run: every child this shell
 # waited for; bash's `times`, second line, e.g. "10m12.345s 1m2.345s"), for the record: a release
 # build's cost, measured, not guessed from the wall clock of a shared machine.
-times | awk 'function seconds(t) { split(t, part, "m"); return part[1] * 60 + substr(part[2], 1, length(part[2]) - 1) }
-    NR == 2 { printf "::cpu:: {\"user_seconds\": %.1f, \"system_seconds\": %.1f}\n", seconds($1), seconds($2) }'
+times >/tmp/times.txt  # not `times | awk`: a pipeline's subshell has no children of its own
+awk 'function seconds(t) { split(t, part, "m"); return part[1] * 60 + substr(part[2], 1, length(part[2]) - 1) }
+    NR == 2 { printf "::cpu:: {\"user_seconds\": %.1f, \"system_seconds\": %.1f}\n", seconds($1), seconds($2) }' /tmp/times.txt
 phase done

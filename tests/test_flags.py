@@ -1,0 +1,130 @@
+"""Issue 13: the build_flags and interpreter_static checks, on what the host's gcc and readelf
+really write and say (a real build runs both checks in test_pipeline.py and in every pair).
+
+Each test compiles a tiny "core" the way a build might have, lays it out as the archive would
+(bin/python3.99, lib/libpython3.99.so.1.0) and feeds the checks the scans' real output."""
+
+import json
+import subprocess
+
+import pytest
+
+from harness import elf_checks, flags_check
+from harness.check import VERIFY_PREFIX
+
+CLEAN_SYSCONFIG = {"CC": "gcc", "CXX": "g++", "CFLAGS": "-fno-strict-overflow -DNDEBUG -g -O3 -Wall -fstack-protector-strong",
+                   "CPPFLAGS": "", "CCSHARED": "-fPIC", "LDFLAGS": "-Wl,-z,relro -Wl,-z,now",
+                   "LDSHARED": "gcc -shared -Wl,-z,relro -Wl,-z,now", "LDCXXSHARED": "g++ -shared"}
+STATED = {"optimization": "-O3", "lto": False, "pgo": False}
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """compile(flags...) builds bin/python3.99 and lib/libpython3.99.so.1.0 from one source with
+    those flags (the interpreter linked against the library when linked_against_lib); scan()
+    returns what FLAGS_SCAN and READELF_SCAN print for the tree."""
+    source, main = tmp_path / "core.c", tmp_path / "main.c"
+    source.write_text("int core(int x) { return x * 3; }\n")
+    main.write_text("int core(int x);\nint main(void) { return core(0); }\n")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "lib").mkdir()
+
+    def compile_(*flags, linked_against_lib=False):
+        lib = tmp_path / "lib" / "libpython3.99.so.1.0"
+        subprocess.run(["gcc", "-shared", "-fPIC", *flags, "-Wl,-soname,libpython3.99.so.1.0", "-o", lib, source],
+                       check=True, capture_output=True)
+        link = ["-L", tmp_path / "lib", "-l:libpython3.99.so.1.0"] if linked_against_lib else [source]
+        subprocess.run(["gcc", *flags, "-o", tmp_path / "bin" / "python3.99", main, *link],
+                       check=True, capture_output=True)
+
+    def scan(sysconfig=CLEAN_SYSCONFIG, readelf=("-p", ".GCC.command.line")):
+        out = f"{flags_check.SYSCONFIG_LINE} {json.dumps(sysconfig)}\n" if readelf[0] == "-p" else ""
+        for name in ("bin/python3.99", "lib/libpython3.99.so.1.0"):
+            text = subprocess.run(["readelf", *readelf, tmp_path / name], capture_output=True, text=True).stdout
+            out += f"== {VERIFY_PREFIX}/{name}\n{text}\n"
+        return out
+
+    compile_.scan = scan
+    return compile_
+
+
+def test_code_compiled_as_stated_passes(tree):
+    tree("-O3", "-frecord-gcc-switches")
+    check = flags_check.build_flags_check(tree.scan(), STATED)
+    assert check.ok, check.detail
+    assert "2 ELF files compiled at -O3" in check.detail
+
+
+def test_a_later_O2_wins_and_is_caught(tree):
+    # What exporting dpkg's CFLAGS did: CPython's -O3, then dpkg's -O2.
+    tree("-O3", "-Wall", "-g", "-O2", "-frecord-gcc-switches")
+    check = flags_check.build_flags_check(tree.scan(), STATED)
+    assert not check.ok
+    assert "bin/python3.99 compiled at -O2" in check.detail and "lib/libpython3.99.so.1.0 compiled at -O2" in check.detail
+
+
+def test_code_without_a_record_fails(tree):
+    tree("-O3")
+    check = flags_check.build_flags_check(tree.scan(), STATED)
+    assert not check.ok and "no compilation record in bin/python3.99, lib/libpython3.99.so.1.0" in check.detail
+
+
+def test_lto_stated_but_not_used_is_named(tree):
+    tree("-O3", "-frecord-gcc-switches")
+    check = flags_check.build_flags_check(tree.scan(), {**STATED, "lto": True})
+    assert not check.ok and "link-time optimisation missing (stated lto: true)" in check.detail
+
+
+def test_lto_used_as_stated_passes(tree):
+    tree("-O3", "-flto", "-frecord-gcc-switches")  # the link records "GNU GIMPLE ... -O3"
+    check = flags_check.build_flags_check(tree.scan(), {**STATED, "lto": True})
+    assert check.ok, check.detail
+    assert "compiled at -O3 with LTO" in check.detail
+
+
+def test_lto_of_objects_compiled_at_O2_is_caught(tree):
+    tree("-O3", "-O2", "-flto", "-frecord-gcc-switches")
+    check = flags_check.build_flags_check(tree.scan(), {**STATED, "lto": True})
+    assert not check.ok and "bin/python3.99 compiled at -O2" in check.detail
+
+
+def test_lto_present_where_not_stated_is_named(tree):
+    tree("-O3", "-flto", "-frecord-gcc-switches")
+    check = flags_check.build_flags_check(tree.scan(), STATED)
+    assert not check.ok and "link-time optimisation present (stated lto: false)" in check.detail
+
+
+@pytest.mark.parametrize("name, value, named", [
+    ("CFLAGS", "-DNDEBUG -O3 -ffile-prefix-map=/tmp/python-src=. -Wall", "-ffile-prefix-map=/tmp/python-src=."),
+    ("CFLAGS", "-O3 -Werror=format-security", "-Werror=format-security"),
+    ("LDSHARED", "gcc -shared -flto -fuse-linker-plugin", "-flto"),
+    ("LDFLAGS", "-fprofile-use -fprofile-correction", "-fprofile-use -fprofile-correction"),
+])
+def test_build_only_flags_handed_to_extensions_are_named(tree, name, value, named):
+    tree("-O3", "-frecord-gcc-switches")
+    check = flags_check.build_flags_check(tree.scan({**CLEAN_SYSCONFIG, name: value}), STATED)
+    assert not check.ok
+    assert f"sysconfig {name} hands extensions build-only flags: {named}" in check.detail
+
+
+def test_extensions_compiled_at_another_level_than_stated_is_named(tree):
+    tree("-O3", "-frecord-gcc-switches")
+    check = flags_check.build_flags_check(tree.scan({**CLEAN_SYSCONFIG, "CFLAGS": "-O3 -Wall -g -O2"}), STATED)
+    assert not check.ok and "sysconfig CFLAGS ends at -O2, not the stated -O3" in check.detail
+
+
+def test_no_statement_fails():
+    check = flags_check.build_flags_check("", None)
+    assert not check.ok and "stated no flags" in check.detail
+
+
+def test_an_interpreter_that_needs_libpython_is_not_static(tree):
+    tree("-O3", linked_against_lib=True)
+    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d")))
+    assert not check.ok and check.detail == "bin/python3.99 needs libpython3.99.so.1.0"
+
+
+def test_a_static_interpreter_beside_the_shared_library_passes(tree):
+    tree("-O3")
+    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d")))
+    assert check.ok, check.detail
