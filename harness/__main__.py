@@ -1,11 +1,18 @@
-"""Small commands for the Makefile: `python -m harness build-image STACK` prints the id of the
-stack's build image, building it first when its inputs changed (used by `make buildenv`)."""
+"""Small commands beside the pytest harness:
+
+    python -m harness build-image STACK     the id of the stack's build image, building it first when
+                                            its inputs changed (used by `make buildenv`)
+    python -m harness check-published [--s3-bucket B] [--s3-prefix P] [--env-file F]
+                                            proves what the bucket's manifest lists (harness/published.py);
+                                            exit status 1 with one line per problem
+"""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from . import engine, images, settings
+from . import credentials, engine, images, manifest, published, s3, settings
 from .errors import PairError, UsageError
 from .selection import parse_names
 from .stacks import load_stacks
@@ -18,7 +25,13 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     image = sub.add_parser("build-image", help="print the stack's build image id, bringing it up to date first")
     image.add_argument("stack")
+    check = sub.add_parser("check-published", help="prove every archive the manifest lists, and list strays")
+    check.add_argument("--s3-bucket", help="bucket (default: S3_BUCKET from --env-file, then the environment)")
+    check.add_argument("--s3-prefix", help="prefix (default: S3_PREFIX from --env-file, then the environment)")
+    check.add_argument("--env-file", help="S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format")
     args = parser.parse_args(argv)
+    if args.command == "check-published":
+        return check_published(args)
     try:
         stacks = load_stacks(ROOT / "stacks")
         (name,) = parse_names([args.stack], list(stacks), "stack", "STACK")
@@ -29,6 +42,39 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(build.id)
+    return 0
+
+
+def check_published(args) -> int:
+    try:
+        env_file = settings.read_env_file(args.env_file) if args.env_file else {}
+        bucket = args.s3_bucket or env_file.get("S3_BUCKET") or os.environ.get("S3_BUCKET", "")
+        if not bucket:
+            raise UsageError("check-published needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
+        settings.check_bucket(bucket, "--s3-bucket" if args.s3_bucket else "S3_BUCKET")
+        prefix = args.s3_prefix if args.s3_prefix is not None else env_file.get("S3_PREFIX", os.environ.get("S3_PREFIX", ""))
+        aws = credentials.for_deploy(env_file, args.env_file)
+        target = s3.Target(bucket=bucket, prefix=s3.normalise_prefix(prefix), endpoint=aws.get("AWS_ENDPOINT_URL_S3"),
+                           dry_run=False, credentials=aws)
+        problems, checked = published.check(s3.client_for(target), target,
+                                            say=lambda line: print(line, file=sys.stderr))
+    except (UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except manifest.Invalid as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except s3.ERRORS as exc:
+        print(f"error: S3 failed: {s3.describe(exc)}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(problem)
+    where = f"s3://{target.bucket}/{target.prefix}"
+    if problems:
+        print(f"{len(problems)} problem(s) in {where} ({checked} archive(s) listed)", file=sys.stderr)
+        return 1
+    print(f"{where}: {checked} archive(s) listed, each present with its sha256, size, checksum file, record, "
+          "SBOM and provenance; no archive unlisted")
     return 0
 
 

@@ -86,7 +86,7 @@ class Local:
 
     def documents(self) -> tuple:
         """The JSON files published beside the archive, each with this run's copy of it."""
-        return (Document("record", self.keys.record, "application/json", self.record, _record_sha256),
+        return (Document("record", self.keys.record, "application/json", self.record, record_sha256),
                 Document("SBOM", self.keys.sbom, sbom.MEDIA_TYPE, self.sbom, sbom.archive_sha256),
                 Document("provenance", self.keys.provenance, provenance.PAYLOAD_TYPE, self.provenance,
                          provenance.archive_sha256))
@@ -234,7 +234,7 @@ def _stack_and_runtime(keys: s3.Keys):
     return stack, filename.removesuffix(".tar.zst")
 
 
-def _record_sha256(record: dict) -> str | None:
+def record_sha256(record: dict) -> str | None:
     return record.get("archive_sha256")
 
 

@@ -1,0 +1,106 @@
+"""`python -m harness check-published`: what the bucket says it holds, proved from the bucket alone.
+
+For every runtime the manifest lists: the archive exists at its key, its bytes hash to the listed
+sha256 (downloaded and hashed here, not taken from metadata) and have the listed size; its .sha256
+file names that hash; its record, SBOM and provenance statement exist and describe that archive.
+And every archive under the prefix is listed in the manifest (one that is not was published
+half-way, or by hand). Each problem is one line naming the key; any problem means exit status 1.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from . import manifest, provenance, s3, sbom
+from .publish import Document, record_sha256
+
+ARCHIVE_SUFFIX = ".tar.zst"
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    what: str
+
+    def __str__(self):
+        return f"{self.key}: {self.what}"
+
+
+def listed_entries(document: dict) -> list[tuple[str, str, dict]]:
+    """(stack, runtime, entry) for every entry of a manifest."""
+    return [(stack, runtime, entry) for stack, runtimes in sorted(document.get("stacks", {}).items())
+            for runtime, entry in sorted(runtimes.items()) if isinstance(entry, dict)]
+
+
+def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
+    """Every problem found, and how many listed archives were checked."""
+    document, _ = manifest.read(client, target)
+    entries = listed_entries(document)
+    problems, listed = [], set()
+    for stack, runtime, entry in entries:
+        key = entry.get("key")
+        if not key:
+            problems.append(Problem(manifest.key_for(target), f"the entry for {runtime} on {stack} names no key"))
+            continue
+        listed.add(key)
+        say(f"checking {target.url(key)}")
+        problems += _check_archive(client, target, key, entry)
+    for key in _archives_under(client, target):
+        if key not in listed:
+            problems.append(Problem(key, "an archive the manifest does not list"))
+    return problems, len(entries)
+
+
+def _check_archive(client, target, key, entry) -> list[Problem]:
+    try:
+        body = client.get_object(Bucket=target.bucket, Key=key)["Body"]
+    except s3.botocore.exceptions.ClientError as exc:
+        return [Problem(key, "missing (listed in the manifest)" if s3.error_code(exc) in s3.NOT_FOUND
+                        else f"cannot be read: {s3.describe(exc)}")]
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: body.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    sha256, problems = digest.hexdigest(), []
+    if sha256 != entry.get("sha256"):
+        problems.append(Problem(key, f"sha256 {sha256}, the manifest lists {entry.get('sha256')}"))
+    if size != entry.get("size"):
+        problems.append(Problem(key, f"{size} bytes, the manifest lists {entry.get('size')}"))
+    keys = s3.Keys(key)
+    checksum = _get(client, target, keys.sha256)
+    if checksum is None:
+        problems.append(Problem(keys.sha256, "missing"))
+    elif checksum.split()[:1] != [sha256]:
+        problems.append(Problem(keys.sha256, f"names {checksum.split()[0] if checksum.split() else 'nothing'}, "
+                                             f"the archive's sha256 is {sha256}"))
+    for document in (Document("record", keys.record, "", None, record_sha256),
+                     Document("SBOM", keys.sbom, "", None, sbom.archive_sha256),
+                     Document("provenance", keys.provenance, "", None, provenance.archive_sha256)):
+        text = _get(client, target, document.key)
+        if text is None:
+            problems.append(Problem(document.key, f"missing (the archive's {document.name})"))
+            continue
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            problems.append(Problem(document.key, f"not JSON (the archive's {document.name})"))
+            continue
+        if not document.describes(parsed, sha256):
+            problems.append(Problem(document.key, f"describes another archive than the one at {keys.filename}"))
+    return problems
+
+
+def _get(client, target, key) -> str | None:
+    try:
+        return client.get_object(Bucket=target.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+    except s3.botocore.exceptions.ClientError as exc:
+        if s3.error_code(exc) in s3.NOT_FOUND:
+            return None
+        raise
+
+
+def _archives_under(client, target) -> list[str]:
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=target.bucket, Prefix=target.prefix):
+        keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(ARCHIVE_SUFFIX)]
+    return sorted(keys)

@@ -1,0 +1,72 @@
+"""`python -m harness check-published` (issue 16), run as a maintainer runs it, against a moto S3
+server over real HTTP, after real publishes (harness/publish.py) and real tampering."""
+
+import os
+import subprocess
+import sys
+
+from harness import publish, s3
+from tests.helpers import ROOT
+from tests.test_publish import endpoint, local_build, target  # noqa: F401  (fixtures)
+
+
+def check_published(target, *args):
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_ENDPOINT_URL_S3": target.endpoint, "AWS_DEFAULT_REGION": "us-east-1",
+           "S3_BUCKET": target.bucket, "S3_PREFIX": target.prefix}
+    env.pop("AWS_PROFILE", None)
+    return subprocess.run([sys.executable, "-m", "harness", "check-published", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def publish_two(tmp_path, target):
+    client = s3.client_for(target)
+    locals_ = [local_build(tmp_path, target, content=f"archive of {runtime}".encode(), name=f"{runtime}.tar.zst",
+                           runtime=runtime) for runtime in ("python-3.11.2", "python-3.13.15")]
+    for local in locals_:
+        assert publish.publish(client, target, local).ok
+    return client, locals_
+
+
+def test_what_was_published_checks_out(tmp_path, target):
+    publish_two(tmp_path, target)
+    result = check_published(target)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 archive(s) listed, each present with its sha256" in result.stdout
+
+
+def test_a_tampered_archive_a_missing_sbom_and_a_stray_are_each_named(tmp_path, target):
+    client, (old, new) = publish_two(tmp_path, target)
+    client.put_object(Bucket=target.bucket, Key=old.keys.archive, Body=b"archive of python-3.11.2, changed")
+    client.delete_object(Bucket=target.bucket, Key=new.keys.sbom)
+    stray = target.prefix + "debian-12/amd64/python-3.12.15.tar.zst"
+    client.put_object(Bucket=target.bucket, Key=stray, Body=b"put there by hand")
+    result = check_published(target)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f"{old.keys.archive}: sha256 ") and f"the manifest lists {old.sha256}" in line
+               for line in lines), lines
+    assert f"{old.keys.archive}: 33 bytes, the manifest lists 24" in lines
+    # Its sidecars still describe the published bytes, not these: they are named too.
+    assert any(line.startswith(old.keys.sha256 + ": names ") for line in lines)
+    assert f"{new.keys.sbom}: missing (the archive's SBOM)" in lines
+    assert f"{stray}: an archive the manifest does not list" in lines
+    for document in (old.keys.record, old.keys.sbom, old.keys.provenance):
+        assert f"{document}: describes another archive than the one at python-3.11.2.tar.zst" in lines
+    assert len(lines) == 8, lines  # and nothing else
+    assert "8 problem(s)" in result.stderr
+
+
+def test_a_deleted_archive_is_named(tmp_path, target):
+    client, (old, _) = publish_two(tmp_path, target)
+    client.delete_object(Bucket=target.bucket, Key=old.keys.archive)
+    result = check_published(target)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [f"{old.keys.archive}: missing (listed in the manifest)"]
+
+
+def test_no_bucket_is_one_line(target):
+    result = check_published(target, "--s3-bucket", "no-such-bucket-here")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: S3 failed: NoSuchBucket (HTTP 404)")
+    assert "Traceback" not in result.stderr
