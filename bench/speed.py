@@ -164,7 +164,7 @@ def script_for(comparison, interpreters, results_dir):
     return "\n".join(lines)
 
 
-def run_comparison(client, comparison, cpu, outcome):
+def run_comparison(client, comparison, archive, cpu, outcome):
     stack = load_stacks(ROOT / "stacks")[comparison.stack]
     build_image, run_image = images.ensure_stack_images(client, stack, settings.cache_dir() / "locks", log=say)
     image = bench_image(client, run_image, comparison.apt_package)
@@ -174,7 +174,6 @@ def run_comparison(client, comparison, cpu, outcome):
     for folder in (ours, results):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    archive = archive_of(comparison.runtime, comparison.stack, PROFILE, comparison.name)
     archive_mod.extract(archive, ours)
     volumes = ["-v", f"{ours}:/opt/python:ro", "-v", f"{lib}:/bench/lib:ro", "-v", f"{benchmarks}:/bench/benchmarks:ro",
                "-v", f"{results}:/bench/results"]
@@ -220,7 +219,7 @@ def summarize(comparison, results, versions, facts):
     for name in names:
         theirs, ours = (sum(v) / len(v) for v in (times[(name, comparison.other)], times[(name, "ours")]))
         ratios[name] = theirs / ours
-        lines.append(f"{name:<24} {theirs * 1e3:>20.2f} {ours * 1e3:>12.2f} {ratios[name]:>8.3f}")
+        lines.append(f"{name:<24} {theirs * 1e3:>20.4g} {ours * 1e3:>12.4g} {ratios[name]:>8.3f}")
     geomean = math.exp(sum(math.log(r) for r in ratios.values()) / len(ratios))
     slower = [name for name, ratio in ratios.items() if ratio < 1]
     lines.append(f"{len(ratios)} benchmarks from {len(BENCHMARKS)} scripts; ours slower on {len(slower)}"
@@ -237,8 +236,9 @@ def main():
     client = engine.connect()
     tools()
     # Archives first (a release build each when missing), so that benchmarks never run beside a build.
+    archives = {}
     for comparison in chosen:
-        archive_of(comparison.runtime, comparison.stack, PROFILE, comparison.name)
+        archives[comparison.name] = archive_of(comparison.runtime, comparison.stack, PROFILE, comparison.name)
         if comparison.other == "heroku-recipe":
             stack = load_stacks(ROOT / "stacks")[comparison.stack]
             build_image, _ = images.ensure_stack_images(client, stack, settings.cache_dir() / "locks", log=say)
@@ -246,7 +246,8 @@ def main():
     outcome, slots = {}, max(1, cores())
     for start in range(0, len(chosen), slots):
         batch = chosen[start:start + slots]
-        threads = [threading.Thread(target=run_comparison, args=(client, c, i if slots > 1 else None, outcome))
+        threads = [threading.Thread(target=run_comparison,
+                                    args=(client, c, archives[c.name], i if slots > 1 else None, outcome))
                    for i, c in enumerate(batch)]
         for thread in threads:
             thread.start()
