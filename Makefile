@@ -55,8 +55,9 @@ test-tools:
 test-slow: setup test-tools
 	$(PY) -m pytest tests -n $(JOBS) -m slow $(PYTEST_ARGS)
 
-# The five benchmarks of bench/ (about 35 min on 2 cores when the release archives of 3.11.2 and
-# 3.13.15 on debian-12 are already in out/, 30 min more when not); results in bench/RESULTS.md.
+# The five benchmarks of bench/ (about 35 min on 2 cores when the release archives of 3.11.2 on
+# debian-12 and 3.13.5 on debian-13 and speed's build with Heroku's recipe are already there; each
+# missing one is a release build of 20 to 35 min first); results in bench/RESULTS.md.
 BENCHES ?= overhead matrix noop size speed
 bench: setup
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
