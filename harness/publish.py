@@ -191,7 +191,7 @@ def _converge(client, target, local: Local, remote: Remote) -> list[str]:
     what had to be written."""
     written = []
     checksum_line = f"{remote.sha256}  {local.keys.filename}\n"
-    if _get_text(client, target, local.keys.sha256) != checksum_line:
+    if s3.get_text(client, target, local.keys.sha256) != checksum_line:
         client.put_object(Bucket=target.bucket, Key=local.keys.sha256, Body=checksum_line.encode(),
                           ContentType="text/plain")
         written.append("checksum file")
@@ -241,18 +241,9 @@ def record_sha256(record: dict) -> str | None:
 def _get_json(client, target, key):
     """The bucket's copy of a JSON file, or None when it is missing or not JSON."""
     try:
-        return json.loads(_get_text(client, target, key) or "null")
+        return json.loads(s3.get_text(client, target, key) or "null")
     except ValueError:
         return None
-
-
-def _get_text(client, target, key) -> str | None:
-    try:
-        return client.get_object(Bucket=target.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) in s3.NOT_FOUND:
-            return None
-        raise
 
 
 def _number(value):

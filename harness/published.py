@@ -67,7 +67,7 @@ def _check_archive(client, target, key, entry) -> list[Problem]:
     if size != entry.get("size"):
         problems.append(Problem(key, f"{size} bytes, the manifest lists {entry.get('size')}"))
     keys = s3.Keys(key)
-    checksum = _get(client, target, keys.sha256)
+    checksum = s3.get_text(client, target, keys.sha256)
     if checksum is None:
         problems.append(Problem(keys.sha256, "missing"))
     elif checksum.split()[:1] != [sha256]:
@@ -76,7 +76,7 @@ def _check_archive(client, target, key, entry) -> list[Problem]:
     for document in (Document("record", keys.record, "", None, record_sha256),
                      Document("SBOM", keys.sbom, "", None, sbom.archive_sha256),
                      Document("provenance", keys.provenance, "", None, provenance.archive_sha256)):
-        text = _get(client, target, document.key)
+        text = s3.get_text(client, target, document.key)
         if text is None:
             problems.append(Problem(document.key, f"missing (the archive's {document.name})"))
             continue
@@ -88,15 +88,6 @@ def _check_archive(client, target, key, entry) -> list[Problem]:
         if not document.describes(parsed, sha256):
             problems.append(Problem(document.key, f"describes another archive than the one at {keys.filename}"))
     return problems
-
-
-def _get(client, target, key) -> str | None:
-    try:
-        return client.get_object(Bucket=target.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) in s3.NOT_FOUND:
-            return None
-        raise
 
 
 def _archives_under(client, target) -> list[str]:

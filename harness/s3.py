@@ -106,6 +106,16 @@ def ensure_bucket(client, bucket):
             raise
 
 
+def get_text(client, target: Target, key: str) -> str | None:
+    """An object's content as text, or None when there is no such key."""
+    try:
+        return client.get_object(Bucket=target.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in NOT_FOUND:
+            return None
+        raise
+
+
 def error_code(exc) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
