@@ -54,7 +54,7 @@ CONFIGURE_ARGS=(
 if [ "${PYTHON_MINOR#3.}" -ge 10 ]; then
     CONFIGURE_ARGS+=(
         # No libpython3.X.a installed (3.10+, bpo-43103; before, the prune phase deletes it). The
-        # interpreter's relink below makes one in the build tree all the same.
+        # interpreter's relink below has make build one in the build tree all the same.
         "--without-static-libpython"
         # The test suite is deleted after install anyway; not building it saves time and space
         # (3.10+, bpo-27640). Fixed to work together with PGO in 3.11 (python/cpython#29315).
@@ -79,7 +79,12 @@ fi
 # links them (Modules/Setup.stdlib, 3.11+) or setup.py does (the rest, until 3.12 removed it: the
 # Makefile hands it LDSHARED with these flags). The elf_hardening check (harness/elf_checks.py) holds
 # every ELF file of the archive to it.
-LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow dpkg-buildflags --get LDFLAGS)"
+#
+# optimize=-lto: Ubuntu's dpkg (Heroku's stacks) turns LTO on by default on amd64 and arm64
+# (Dpkg::Vendor::Ubuntu), which would make every build an LTO build, the quick ones included, and
+# hand -flto=auto to users' extensions through sysconfig. LTO is the release profile's, via configure.
+export DEB_BUILD_MAINT_OPTIONS="hardening=+bindnow optimize=-lto"
+LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
 # dpkg's CFLAGS, sorted by where they belong. configure puts CFLAGS *after* CPython's own OPT
 # ("-DNDEBUG -g -fwrapv -O3 -Wall"), so dpkg's "-g -O2" would win and build the interpreter at -O2
 # (as Heroku's recipe does): optimisation level and -g are left to CPython. CFLAGS are also what
@@ -93,13 +98,15 @@ LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow dpkg-buildflags --get LDFL
 # options ("GNU GIMPLE ..."), so the links get it too (LDFLAGS_NODIST).
 OPTIMIZATION=-O3  # what CPython's OPT asks for; the build_flags check holds the binaries to it
 CFLAGS="" CFLAGS_NODIST="-frecord-gcc-switches"
-for flag in $(cd "$SRC_DIR" && dpkg-buildflags --get CFLAGS); do
+set -f  # the flags are words, not patterns
+for flag in $(dpkg-buildflags --get CFLAGS); do
     case "$flag" in
         -O*|-g) ;;
         -f*prefix-map=*|-W*) CFLAGS_NODIST+=" $flag" ;;
         *) CFLAGS+=" ${flag}" ;;
     esac
 done
+set +f
 CFLAGS="${CFLAGS# }"
 lto=false pgo=false
 [ "$BUILD_PROFILE" = release ] && lto=true pgo=true
@@ -207,7 +214,10 @@ if [ -e libpython3.so ]; then
     make libpython3.so LDFLAGS_NODIST="-Wl,-rpath,'\$\$ORIGIN/../lib'"
 fi
 rm -f python
-make python LINK_PYTHON_DEPS='$(LIBRARY)' BLDLIBRARY='-Wl,--whole-archive $(LIBRARY) -Wl,--no-whole-archive'
+# The rule's prerequisites name the archive so that make builds it: 3.11+ through LINK_PYTHON_DEPS,
+# 3.10 through LIBRARY_DEPS (which --without-static-libpython empties of it), 3.9 names it itself.
+make python LINK_PYTHON_DEPS='$(LIBRARY)' LIBRARY_DEPS='$(LIBRARY)' \
+    BLDLIBRARY='-Wl,--whole-archive $(LIBRARY) -Wl,--no-whole-archive'
 
 phase install
 make install

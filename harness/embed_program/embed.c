@@ -6,7 +6,7 @@
  *   embed-dlopen   (-DVIA_DLOPEN) links no libpython: it loads the stable-ABI lib/libpython3.so
  *                  given as argv[1] at run time, as embedders that support several versions do,
  *                  and finds the API through it (dlsym searches the library's dependencies).
- * Neither is told where the runtime is: it finds its standard library from libpython's own location. */
+ * Both are told where the runtime is by PYTHONHOME, as embedders are told (harness/embed_check.py). */
 #include <stdio.h>
 #include <stdlib.h>
 
