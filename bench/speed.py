@@ -122,13 +122,13 @@ def heroku_recipe_tree(client, comparison, build_image) -> tuple:
     key = inputs_sha256({"recipe": file_sha256(HEROKU_RECIPE), "source": formula.sha256,
                          "image": build_image.packages_sha256})[:16]
     tree = WORK / f"heroku-recipe-{comparison.runtime}-{comparison.stack}-{key}"
-    done = tree.with_suffix(".json")
+    done = tree.parent / (tree.name + ".json")  # not with_suffix: the name holds dots (3.11.2)
     if done.exists():
         return tree, json.loads(done.read_text())
     shutil.rmtree(tree, ignore_errors=True)
     tree.mkdir(parents=True)
     say(f"building {comparison.runtime} on {comparison.stack} with Heroku's recipe (PGO + LTO: 10-20 min)")
-    log = tree.with_suffix(".log")
+    log = tree.parent / (tree.name + ".log")
     container = client.containers.run(
         command=["bash", "/opt/recipe.sh"],
         volumes={str(HEROKU_RECIPE): {"bind": "/opt/recipe.sh", "mode": "ro"},

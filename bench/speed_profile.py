@@ -16,8 +16,8 @@ import subprocess
 import sys
 
 import docker.errors
-from common import ROOT, say
-from speed import COMPARISONS, PROFILE, WORK, bench_image, heroku_recipe_tree, tools
+from common import ROOT, archive_of, say
+from speed import BENCHMARKS, COMPARISONS, PROFILE, WORK, bench_image, heroku_recipe_tree, tools
 
 from harness import archive as archive_mod
 from harness import engine, images, settings
@@ -49,7 +49,12 @@ def top_functions(annotated: str) -> tuple[int, list[tuple[int, str]]]:
 
 
 def main():
+    names = [c.name for c in COMPARISONS]
+    if len(sys.argv) != 3 or sys.argv[1] not in names:
+        raise SystemExit(f"usage: speed_profile.py COMPARISON BENCHMARK; COMPARISON is one of {', '.join(names)}")
     name, benchmark = sys.argv[1], sys.argv[2]
+    if not (tools()[1] / f"bm_{benchmark}").is_dir():
+        raise SystemExit(f"no benchmark {benchmark!r} in bench/speed.py's BENCHMARKS: {', '.join(BENCHMARKS)}")
     comparison = next(c for c in COMPARISONS if c.name == name)
     client = engine.connect()
     stack = load_stacks(ROOT / "stacks")[comparison.stack]
@@ -57,10 +62,10 @@ def main():
     image = valgrind_image(client, bench_image(client, run_image, comparison.apt_package))
     lib, benchmarks = tools()
     work = WORK / f"profile-{name}"
-    ours = work / "ours"
+    archive = archive_of(comparison.runtime, comparison.stack, PROFILE, f"profile-{name}")
+    ours = work / archive.name  # a rebuilt archive is extracted afresh
     if not ours.exists():
-        from common import archive_of
-        archive_mod.extract(archive_of(comparison.runtime, comparison.stack, PROFILE, f"profile-{name}"), ours)
+        archive_mod.extract(archive, ours)
     volumes = ["-v", f"{ours}:/opt/python:ro", "-v", f"{lib}:/bench/lib:ro", "-v", f"{benchmarks}:/bench/benchmarks:ro",
                "-v", f"{work}:/out"]
     if comparison.other == "heroku-recipe":
@@ -71,11 +76,14 @@ def main():
                                ("ours", "/opt/python/bin/python3", "")):
         say(f"{benchmark} under callgrind: {label}")
         script = (f"{env} PYTHONPATH=/bench/lib valgrind --tool=callgrind --callgrind-out-file=/out/{label}.cg "
-                  f"{python} /bench/benchmarks/bm_{benchmark}/run_benchmark.py --debug-single-value >/dev/null 2>&1; "
-                  f"callgrind_annotate --inclusive=no /out/{label}.cg 2>/dev/null | head -n {TOP + 40}")
+                  f"{python} /bench/benchmarks/bm_{benchmark}/run_benchmark.py --debug-single-value >/out/{label}.log 2>&1 "
+                  f"|| {{ tail -5 /out/{label}.log; exit 1; }}; "
+                  f"callgrind_annotate --inclusive=no /out/{label}.cg | head -n {TOP + 40}")
         pin = ["--cpuset-cpus", os.environ["PROFILE_CPU"]] if os.environ.get("PROFILE_CPU") else []
         run = subprocess.run(["docker", "run", "--rm", "--network", "none", *pin, *volumes, "-e", "HOME=/tmp", "-w", "/tmp",
                               image, "bash", "-c", script], capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"{benchmark} failed under callgrind ({label}): {(run.stdout + run.stderr).strip()[-400:]}")
         results[label] = top_functions(run.stdout)
     (theirs_total, theirs), (ours_total, ours_rows) = results[comparison.other], results["ours"]
     print(f"{benchmark}, {name}: instructions {comparison.other} {theirs_total:,}, ours {ours_total:,} "

@@ -53,7 +53,7 @@ def check_published(args) -> int:
             raise UsageError("check-published needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
         settings.check_bucket(bucket, "--s3-bucket" if args.s3_bucket else "S3_BUCKET")
         prefix = args.s3_prefix if args.s3_prefix is not None else env_file.get("S3_PREFIX", os.environ.get("S3_PREFIX", ""))
-        aws = credentials.for_deploy(env_file, args.env_file)
+        aws = credentials.for_deploy(env_file, args.env_file, command="check-published")
         target = s3.Target(bucket=bucket, prefix=s3.normalise_prefix(prefix), endpoint=aws.get("AWS_ENDPOINT_URL_S3"),
                            dry_run=False, credentials=aws)
         problems, checked = published.check(s3.client_for(target), target,

@@ -17,26 +17,26 @@ from .settings import AWS_KEYS
 KEY_PAIR = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
-def for_deploy(env_file: dict, env_file_path: str | None) -> dict:
+def for_deploy(env_file: dict, env_file_path: str | None, command: str = "--deploy") -> dict:
     """The AWS settings to hand boto3 (the env file's over the environment's), once boto3 can
-    sign requests with them; UsageError otherwise."""
+    sign requests with them; UsageError otherwise, naming `command` (what needs them)."""
     aws = combined(env_file)
 
     def origin(key):
         return f"in {env_file_path}" if key in env_file else "in the environment"
 
-    _check_key_pair(aws, origin)
+    _check_key_pair(aws, origin, command)
     try:
         found = session_for(aws).get_credentials()  # boto3 reads AWS_PROFILE's profile here
     except botocore.exceptions.ProfileNotFound as exc:
         # Without AWS_PROFILE, boto3 took the name from the older AWS_DEFAULT_PROFILE.
         source = (f"AWS_PROFILE {origin('AWS_PROFILE')}" if "AWS_PROFILE" in aws
                   else "AWS_DEFAULT_PROFILE in the environment")
-        raise UsageError(_no_such_profile(exc.kwargs.get("profile", ""), source)) from None
+        raise UsageError(_no_such_profile(exc.kwargs.get("profile", ""), source, command)) from None
     except botocore.exceptions.BotoCoreError as exc:
-        raise UsageError(f"--deploy: AWS credentials cannot be read: {exc}") from None
+        raise UsageError(f"{command}: AWS credentials cannot be read: {exc}") from None
     if found is None:
-        raise UsageError("--deploy found no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+        raise UsageError(f"{command} found no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
                          "AWS_PROFILE (environment or --env-file), or run where an instance role applies")
     return aws
 
@@ -50,21 +50,21 @@ def combined(env_file: dict, environ=os.environ) -> dict:
     return aws
 
 
-def _check_key_pair(aws: dict, origin):
+def _check_key_pair(aws: dict, origin, command: str):
     """Given half a key pair, boto3 builds credentials anyway and every request fails to sign;
     a session token is only valid with the key pair it was issued with."""
     have = [key for key in KEY_PAIR if key in aws]
     if len(have) == 1:
         missing = next(key for key in KEY_PAIR if key not in aws)
-        raise UsageError(f"--deploy: {have[0]} is set ({origin(have[0])}) but {missing} is not; set both "
+        raise UsageError(f"{command}: {have[0]} is set ({origin(have[0])}) but {missing} is not; set both "
                          "(environment or --env-file), or neither to use AWS_PROFILE or an instance role")
     if "AWS_SESSION_TOKEN" in aws and not have:
-        raise UsageError(f"--deploy: AWS_SESSION_TOKEN is set ({origin('AWS_SESSION_TOKEN')}) without "
+        raise UsageError(f"{command}: AWS_SESSION_TOKEN is set ({origin('AWS_SESSION_TOKEN')}) without "
                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; a session token works only with the "
                          "key pair issued with it: set all three, or remove the token")
 
 
-def _no_such_profile(profile: str, source: str) -> str:
+def _no_such_profile(profile: str, source: str, command: str) -> str:
     """Which profile, where boto3 looked, and what it found there. A profile's name is a label,
     not a secret (AWS's own tools print it), so unlike other values it is shown."""
     config_file, credentials_file, profiles = _profile_files()
@@ -77,7 +77,7 @@ def _no_such_profile(profile: str, source: str) -> str:
         found = f"did you mean {close[0]}?"
     else:
         found = f"the profiles there: {', '.join(sorted(profiles))}"
-    return (f"--deploy: AWS profile {profile!r} ({source}) is not in {where}, the files boto3 reads "
+    return (f"{command}: AWS profile {profile!r} ({source}) is not in {where}, the files boto3 reads "
             f"(moved by AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE); {found}")
 
 

@@ -79,7 +79,9 @@ done
 LDD_SCAN = "scan=$(" + _for_each_elf('ldd "$f" 2>&1 || true') + ")" + _LIBRARY_OWNERS
 # Each ELF file's program headers (-l; one line each with -W) and dynamic section (-d): its search
 # paths for elf_runpaths_relative, its segments and binding for elf_hardening. One scan, one container.
-READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true')
+# For the interpreter and libpython3.X.so, their exported symbols too (interpreter_static).
+READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true; '
+                             'case "$f" in */bin/python3.*|*/lib/libpython3.*.so*) readelf --dyn-syms -W "$f";; esac')
 
 
 def shared_library_check(ldd_out: str, libraries: dict) -> Check:
@@ -144,10 +146,18 @@ def runpath_check(readelf_out: str) -> Check:
                  f"{len(with_paths)} ELF file(s) with a search path, all $ORIGIN-relative: {', '.join(sorted(with_paths))}")
 
 
+# A symbol a file defines and exports, in `readelf --dyn-syms -W`: "12: 00000000001a2b30 245 FUNC
+# GLOBAL DEFAULT 14 PyList_Append" (an undefined one has UND where the section index is).
+EXPORTED_SYMBOL = re.compile(r"^\s*\d+:\s+[0-9a-f]+\s+\d+\s+(?:FUNC|OBJECT)\s+(?:GLOBAL|WEAK)\s+DEFAULT\s+\d+\s+(\S+?)(?:@\S*)?$",
+                             re.MULTILINE)
+
+
 def interpreter_static_check(readelf_out: str) -> Check:
     """bin/python3.X has the core linked in and needs no libpython (builds/build-python.sh: faster
     calls and globals, and a `venv --copies` interpreter that runs anywhere), while
-    lib/libpython3.X.so is still shipped for embedders. From readelf -d's NEEDED entries."""
+    lib/libpython3.X.so is still shipped for embedders. From readelf -d's NEEDED entries; and the
+    interpreter exports every C-API symbol (Py*, _Py*) libpython exports: extension modules find
+    the API in the interpreter, and a core linked in part (without --whole-archive) lacks some."""
     files = _by_file(readelf_out)
     interpreters = [name for name in files if re.fullmatch(r"bin/python3\.\d+t?", name)]
     if not interpreters:
@@ -159,8 +169,15 @@ def interpreter_static_check(readelf_out: str) -> Check:
         return Check("interpreter_static", False, "; ".join(linked))
     if not shared:
         return Check("interpreter_static", False, "lib/libpython3.X.so is missing (embedders need it)")
+    api = {name for name in EXPORTED_SYMBOL.findall(files[shared[0]]) if name.startswith(("Py", "_Py"))}
+    lacking = [f"{name} lacks {len(api - exported)} of the {len(api)} C-API symbols {shared[0]} exports: "
+               + _capped(sorted(api - exported), 5)
+               for name in interpreters if (api - (exported := set(EXPORTED_SYMBOL.findall(files[name]))))]
+    if lacking or not api:
+        return Check("interpreter_static", False, "; ".join(lacking) or f"{shared[0]} exports no C-API symbol")
     return Check("interpreter_static", True,
-                 f"{', '.join(interpreters)} needs no libpython; {', '.join(shared)} shipped for embedders")
+                 f"{', '.join(interpreters)} needs no libpython and exports all {len(api)} C-API symbols of "
+                 f"{', '.join(shared)}, which is shipped for embedders")
 
 
 # A program header line of `readelf -lW`: type, offset, virtual and physical address, file and

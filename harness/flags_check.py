@@ -58,8 +58,10 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
     """The core's recorded compilations against the statement (optimisation level, LTO, PGO); every
     other recorded compilation at the stated level; sysconfig's flags free of BUILD_ONLY and at the
     stated level."""
-    if not stated or "optimization" not in stated:
+    if not stated:
         return Check("build_flags", False, "the build stated no flags (no ::flags:: line in its log)")
+    if "optimization" not in stated:
+        return Check("build_flags", False, f"the build's ::flags:: line could not be read: {str(stated)[:200]}")
     want = stated["optimization"]
     problems, sysconfig_vars = [], None
     for line in scan_out.splitlines():

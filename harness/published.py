@@ -26,17 +26,33 @@ class Problem:
         return f"{self.key}: {self.what}"
 
 
-def listed_entries(document: dict) -> list[tuple[str, str, dict]]:
-    """(stack, runtime, entry) for every entry of a manifest."""
-    return [(stack, runtime, entry) for stack, runtimes in sorted(document.get("stacks", {}).items())
-            for runtime, entry in sorted(runtimes.items()) if isinstance(entry, dict)]
+def listed_entries(document: dict, manifest_key: str) -> tuple[list[tuple[str, str, dict]], list[Problem]]:
+    """(stack, runtime, entry) for every entry of a manifest, and what in it is not shaped as one."""
+    entries, problems = [], []
+    for stack, runtimes in sorted(document.get("stacks", {}).items()):
+        if not isinstance(runtimes, dict):
+            problems.append(Problem(manifest_key, f"stack {stack!r} is not an object of runtimes"))
+            continue
+        for runtime, entry in sorted(runtimes.items()):
+            if isinstance(entry, dict):
+                entries.append((stack, runtime, entry))
+            else:
+                problems.append(Problem(manifest_key, f"the entry for {runtime} on {stack} is not an object"))
+    return entries, problems
 
 
 def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
-    """Every problem found, and how many listed archives were checked."""
-    document, _ = manifest.read(client, target)
-    entries = listed_entries(document)
-    problems, listed = [], set()
+    """Every problem found, and how many listed archives were checked. S3 errors on one object are
+    problems of that object; an error reading the manifest or listing the prefix stops the check
+    (manifest.Invalid, s3.ERRORS)."""
+    manifest_key = manifest.key_for(target)
+    document, condition = manifest.read(client, target)
+    problems = []
+    if "IfNoneMatch" in condition:  # manifest.read's way of saying there is none yet
+        problems.append(Problem(manifest_key, "missing: the prefix has no manifest (is the prefix right?)"))
+    entries, shape_problems = listed_entries(document, manifest_key)
+    problems += shape_problems
+    listed = set()
     for stack, runtime, entry in entries:
         key = entry.get("key")
         if not key:
@@ -44,7 +60,10 @@ def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
             continue
         listed.add(key)
         say(f"checking {target.url(key)}")
-        problems += _check_archive(client, target, key, entry)
+        try:
+            problems += _check_archive(client, target, key, entry)
+        except s3.ERRORS as exc:
+            problems.append(Problem(key, f"cannot be read: {s3.describe(exc)}"))
     for key in _archives_under(client, target):
         if key not in listed:
             problems.append(Problem(key, "an archive the manifest does not list"))
@@ -55,8 +74,9 @@ def _check_archive(client, target, key, entry) -> list[Problem]:
     try:
         body = client.get_object(Bucket=target.bucket, Key=key)["Body"]
     except s3.botocore.exceptions.ClientError as exc:
-        return [Problem(key, "missing (listed in the manifest)" if s3.error_code(exc) in s3.NOT_FOUND
-                        else f"cannot be read: {s3.describe(exc)}")]
+        if s3.error_code(exc) in s3.NOT_FOUND:
+            return [Problem(key, "missing (listed in the manifest)")]
+        raise
     digest, size = hashlib.sha256(), 0
     for chunk in iter(lambda: body.read(1 << 20), b""):
         digest.update(chunk)

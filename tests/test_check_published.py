@@ -70,3 +70,22 @@ def test_no_bucket_is_one_line(target):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: S3 failed: NoSuchBucket (HTTP 404)")
     assert "Traceback" not in result.stderr
+
+
+def test_a_prefix_without_a_manifest_is_a_problem_not_a_pass(tmp_path, target):
+    publish_two(tmp_path, target)
+    result = check_published(target, "--s3-prefix", "runtimez")  # a typo of the prefix
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["runtimez/manifest.json: missing: the prefix has no manifest (is the prefix right?)"]
+
+
+def test_a_manifest_of_the_wrong_shape_is_named_not_a_traceback(tmp_path, target):
+    client, _ = publish_two(tmp_path, target)
+    client.put_object(Bucket=target.bucket, Key=target.prefix + "manifest.json",
+                      Body=b'{"stacks": {"debian-12": ["python-3.13.15"]}}')
+    result = check_published(target)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert f"{target.prefix}manifest.json: stack 'debian-12' is not an object of runtimes" in lines
+    # ...and the two archives, which it no longer lists, are strays now.
+    assert sum(line.endswith("an archive the manifest does not list") for line in lines) == 2

@@ -23,18 +23,21 @@ def tree(tmp_path):
     """compile(flags...) builds bin/python3.99 and lib/libpython3.99.so.1.0 from one source with
     those flags (the interpreter linked against the library when linked_against_lib); scan()
     returns what FLAGS_SCAN and READELF_SCAN print for the tree."""
-    source, main = tmp_path / "core.c", tmp_path / "main.c"
-    source.write_text("int core(int x) { return x * 3; }\n")
-    main.write_text("int core(int x);\nint main(void) { return core(0); }\n")
+    source, main, extra = tmp_path / "core.c", tmp_path / "main.c", tmp_path / "extra.c"
+    source.write_text("int PyCore(int x) { return x * 3; }\n")
+    main.write_text("int PyCore(int x);\nint main(void) { return PyCore(0); }\n")
+    extra.write_text("int PyExtra(int x) { return x + 1; }\n")  # what only a whole core has
     (tmp_path / "bin").mkdir()
     (tmp_path / "lib").mkdir()
 
-    def compile_(*flags, linked_against_lib=False):
+    def compile_(*flags, linked_against_lib=False, whole_core=True):
         lib = tmp_path / "lib" / "libpython3.99.so.1.0"
-        subprocess.run(["gcc", "-shared", "-fPIC", *flags, "-Wl,-soname,libpython3.99.so.1.0", "-o", lib, source],
-                       check=True, capture_output=True)
-        link = ["-L", tmp_path / "lib", "-l:libpython3.99.so.1.0"] if linked_against_lib else [source]
-        subprocess.run(["gcc", *flags, "-o", tmp_path / "bin" / "python3.99", main, *link],
+        subprocess.run(["gcc", "-shared", "-fPIC", *flags, "-Wl,-soname,libpython3.99.so.1.0", "-o", lib, source,
+                        extra], check=True, capture_output=True)
+        link = (["-L", tmp_path / "lib", "-l:libpython3.99.so.1.0"] if linked_against_lib
+                else [source, *([extra] if whole_core else [])])
+        # -rdynamic: the interpreter exports its symbols, as CPython's LINKFORSHARED has it do.
+        subprocess.run(["gcc", *flags, "-rdynamic", "-o", tmp_path / "bin" / "python3.99", main, *link],
                        check=True, capture_output=True)
 
     def scan(sysconfig=CLEAN_SYSCONFIG, readelf=("-p", ".GCC.command.line")):
@@ -120,11 +123,21 @@ def test_no_statement_fails():
 
 def test_an_interpreter_that_needs_libpython_is_not_static(tree):
     tree("-O3", linked_against_lib=True)
-    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d")))
+    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d", "--dyn-syms")))
     assert not check.ok and check.detail == "bin/python3.99 needs libpython3.99.so.1.0"
 
 
 def test_a_static_interpreter_beside_the_shared_library_passes(tree):
     tree("-O3")
-    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d")))
+    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d", "--dyn-syms")))
     assert check.ok, check.detail
+    assert "exports all 2 C-API symbols" in check.detail
+
+
+def test_an_interpreter_with_part_of_the_core_is_named(tree):
+    # What linking the archive without --whole-archive gives: only what python.c pulls in.
+    tree("-O3", whole_core=False)
+    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d", "--dyn-syms")))
+    assert not check.ok
+    assert check.detail == ("bin/python3.99 lacks 1 of the 2 C-API symbols lib/libpython3.99.so.1.0 exports: "
+                            "PyExtra")
