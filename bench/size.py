@@ -1,7 +1,7 @@
-"""size: the release archive of python-3.13.15 on debian-12 (zstd, as published) vs. `gzip -9` of
+"""size: the release archive of python-3.13.5 on debian-13 (zstd, as published) vs. `gzip -9` of
 the same tar stream, and what dominates it.
 
-The archive comes from the harness (./out: reused when already built, else built: about 15 min
+The archive comes from the harness (./out: reused when already built, else built: 20 to 35 min
 of PGO + LTO). "Every module present" is read from the archive's own verification record.
 
     .venv/bin/python bench/size.py
