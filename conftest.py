@@ -116,10 +116,7 @@ def _configure(config):
 
 def _target(config, env_file):
     opt = config.option
-    bucket_source = "--s3-bucket" if opt.s3_bucket else ("S3_BUCKET in " + opt.env_file if "S3_BUCKET" in env_file
-                                                          else "S3_BUCKET")
-    bucket = opt.s3_bucket or env_file.get("S3_BUCKET") or os.environ.get("S3_BUCKET", "")
-    prefix = opt.s3_prefix if opt.s3_prefix is not None else env_file.get("S3_PREFIX", os.environ.get("S3_PREFIX", ""))
+    bucket, prefix, bucket_source = settings.bucket_and_prefix(opt.s3_bucket, opt.s3_prefix, env_file, opt.env_file)
     if not opt.deploy:
         if bucket:
             settings.check_bucket(bucket, bucket_source)
@@ -127,11 +124,8 @@ def _target(config, env_file):
                          endpoint=os.environ.get(s3server.ENDPOINT_ENV), dry_run=True)
     if not bucket:
         raise UsageError("--deploy needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
-    settings.check_bucket(bucket, bucket_source)
     # Half a key pair or a missing profile fails here, not at upload after a long build.
-    aws = credentials.for_deploy(env_file, opt.env_file)
-    return s3.Target(bucket=bucket, prefix=s3.normalise_prefix(prefix),
-                     endpoint=aws.get("AWS_ENDPOINT_URL_S3"), dry_run=False, credentials=aws)
+    return credentials.deploy_target(bucket, prefix, bucket_source, env_file, opt.env_file)
 
 
 def _say(line):

@@ -8,7 +8,6 @@
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -48,14 +47,12 @@ def main(argv=None):
 def check_published(args) -> int:
     try:
         env_file = settings.read_env_file(args.env_file) if args.env_file else {}
-        bucket = args.s3_bucket or env_file.get("S3_BUCKET") or os.environ.get("S3_BUCKET", "")
+        bucket, prefix, bucket_source = settings.bucket_and_prefix(args.s3_bucket, args.s3_prefix, env_file,
+                                                                   args.env_file)
         if not bucket:
             raise UsageError("check-published needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
-        settings.check_bucket(bucket, "--s3-bucket" if args.s3_bucket else "S3_BUCKET")
-        prefix = args.s3_prefix if args.s3_prefix is not None else env_file.get("S3_PREFIX", os.environ.get("S3_PREFIX", ""))
-        aws = credentials.for_deploy(env_file, args.env_file, command="check-published")
-        target = s3.Target(bucket=bucket, prefix=s3.normalise_prefix(prefix), endpoint=aws.get("AWS_ENDPOINT_URL_S3"),
-                           dry_run=False, credentials=aws)
+        target = credentials.deploy_target(bucket, prefix, bucket_source, env_file, args.env_file,
+                                           command="check-published")
         problems, checked = published.check(s3.client_for(target), target,
                                             say=lambda line: print(line, file=sys.stderr))
     except (UsageError, ValueError) as exc:

@@ -10,9 +10,10 @@ import os
 import botocore.exceptions
 import botocore.session
 
+from . import s3
 from .errors import UsageError
 from .s3 import session_for
-from .settings import AWS_KEYS
+from .settings import AWS_KEYS, check_bucket
 
 KEY_PAIR = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
@@ -39,6 +40,16 @@ def for_deploy(env_file: dict, env_file_path: str | None, command: str = "--depl
         raise UsageError(f"{command} found no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
                          "AWS_PROFILE (environment or --env-file), or run where an instance role applies")
     return aws
+
+
+def deploy_target(bucket: str, prefix: str, bucket_source: str, env_file: dict, env_file_path: str | None,
+                  command: str = "--deploy") -> s3.Target:
+    """The bucket to write or read for real, once its name is valid and boto3 has credentials for
+    it (UsageError otherwise, naming `command`)."""
+    check_bucket(bucket, bucket_source)
+    aws = for_deploy(env_file, env_file_path, command)
+    return s3.Target(bucket=bucket, prefix=s3.normalise_prefix(prefix), endpoint=aws.get("AWS_ENDPOINT_URL_S3"),
+                     dry_run=False, credentials=aws)
 
 
 def combined(env_file: dict, environ=os.environ) -> dict:

@@ -7,8 +7,9 @@ container by verify.runtime_checks:
   library resolved outside the tree and the image's distribution (library_packages, run_image_os:
   what the SBOM lists the system libraries as);
 - READELF_SCAN, in the build image, which has binutils (run images have none): each file's search
-  paths (elf_runpaths_relative), what the interpreter needs (interpreter_static), and its
-  segments and binding (elf_hardening).
+  paths (elf_runpaths_relative), what the interpreter needs and exports (interpreter_static), its
+  segments and binding (elf_hardening), and its compilation records (flags_check.build_flags_check,
+  which runs its sysconfig line, SYSCONFIG_SCAN, in the same container).
 The functions here only parse; they need no container, so they are tested on real readelf output
 (tests/test_hardening.py).
 """
@@ -78,9 +79,11 @@ done
 # then the packages they come from (library_packages, run_image_os).
 LDD_SCAN = "scan=$(" + _for_each_elf('ldd "$f" 2>&1 || true') + ")" + _LIBRARY_OWNERS
 # Each ELF file's program headers (-l; one line each with -W) and dynamic section (-d): its search
-# paths for elf_runpaths_relative, its segments and binding for elf_hardening. One scan, one container.
-# For the interpreter and libpython3.X.so, their exported symbols too (interpreter_static).
-READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true; '
+# paths for elf_runpaths_relative, its segments and binding for elf_hardening; its
+# .GCC.command.line section (the options that made its code) for build_flags_check; and for the
+# interpreter and libpython3.X.so their exported symbols (interpreter_static). One walk of the
+# tree, one container.
+READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true; readelf -p .GCC.command.line "$f" 2>/dev/null || true; '
                              'case "$f" in */bin/python3.*|*/lib/libpython3.*.so*) readelf --dyn-syms -W "$f";; esac')
 
 

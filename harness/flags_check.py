@@ -7,9 +7,10 @@ OPT, so the interpreter was built at "-O3 ... -O2" (-O2 wins) while everything s
 dpkg's -ffile-prefix-map, which names our build folder, reached users' extensions. Neither shows
 in a test run; both show in the binaries and in sysconfig.
 
-FLAGS_SCAN runs in the stack's BUILD image (readelf comes with its binutils): the runtime under
-test prints its sysconfig variables, then every ELF file's .GCC.command.line section, where GCC
-writes each compilation's options (the build script compiles and links with -frecord-gcc-switches).
+verify.runtime_checks runs SYSCONFIG_SCAN then elf_checks.READELF_SCAN in one container of the
+stack's BUILD image (readelf comes with its binutils): the runtime under test prints its sysconfig
+variables, then readelf prints, among the rest, every ELF file's .GCC.command.line section, where
+GCC writes each compilation's options (the build script compiles and links with -frecord-gcc-switches).
 With LTO the section holds the link-time compilation's record ("GNU GIMPLE 12.2.0 ... -O3 ...
 -flinker-output=pie"): the level is the one the objects were compiled at, and "GIMPLE" shows the
 code was made by LTO. Profile use does not show there (GCC records no -fprofile-use at link time);
@@ -22,15 +23,14 @@ import json
 import re
 
 from .check import VERIFY_PREFIX, Check
-from .elf_checks import _by_file, _capped, _for_each_elf
+from .elf_checks import _by_file, _capped
 
 SYSCONFIG_LINE = "::sysconfig::"
 # What sysconfig hands a compiler of extensions (setuptools' customize_compiler reads these).
 EXTENSION_VARS = ("CC", "CXX", "CFLAGS", "CPPFLAGS", "CCSHARED", "LDFLAGS", "LDSHARED", "LDCXXSHARED")
-FLAGS_SCAN = (
+SYSCONFIG_SCAN = (
     f"""echo "{SYSCONFIG_LINE} $({VERIFY_PREFIX}/bin/python3 -c 'import json, sys, sysconfig; """
-    f"""print(json.dumps({{n: sysconfig.get_config_var(n) for n in sys.argv[1:]}}))' {' '.join(EXTENSION_VARS)})"\n"""
-    + _for_each_elf('readelf -p .GCC.command.line "$f" 2>/dev/null || true'))
+    f"""print(json.dumps({{n: sysconfig.get_config_var(n) for n in sys.argv[1:]}}))' {' '.join(EXTENSION_VARS)})"\n""")
 
 # Flags that belong to our build alone: paths of our build folder, profile data, LTO (it ties an
 # extension to our exact compiler), option records, warnings made errors (a new compiler's new

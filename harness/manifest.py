@@ -26,15 +26,20 @@ def key_for(target: s3.Target) -> str:
     return target.prefix + NAME
 
 
+# read()'s condition when there is no manifest yet: only a first version may be written.
+ABSENT = {"IfNoneMatch": "*"}
+
+
 def read(client, target: s3.Target) -> tuple[dict, dict]:
-    """The manifest and the condition under which a new version may replace it."""
+    """The manifest and the condition under which a new version may replace it (ABSENT when there
+    is none yet)."""
     key = key_for(target)
     try:
         current = client.get_object(Bucket=target.bucket, Key=key)
     except s3.botocore.exceptions.ClientError as exc:
         if s3.error_code(exc) not in s3.NOT_FOUND:
             raise
-        return {"stacks": {}}, {"IfNoneMatch": "*"}
+        return {"stacks": {}}, dict(ABSENT)
     body = current["Body"].read()
     try:
         manifest = json.loads(body)

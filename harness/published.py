@@ -48,7 +48,7 @@ def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
     manifest_key = manifest.key_for(target)
     document, condition = manifest.read(client, target)
     problems = []
-    if "IfNoneMatch" in condition:  # manifest.read's way of saying there is none yet
+    if condition == manifest.ABSENT:
         problems.append(Problem(manifest_key, "missing: the prefix has no manifest (is the prefix right?)"))
     entries, shape_problems = listed_entries(document, manifest_key)
     problems += shape_problems
@@ -56,7 +56,7 @@ def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
     for stack, runtime, entry in entries:
         key = entry.get("key")
         if not key:
-            problems.append(Problem(manifest.key_for(target), f"the entry for {runtime} on {stack} names no key"))
+            problems.append(Problem(manifest_key, f"the entry for {runtime} on {stack} names no key"))
             continue
         listed.add(key)
         say(f"checking {target.url(key)}")

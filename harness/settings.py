@@ -94,3 +94,14 @@ def check_bucket(bucket: str, source: str):
     if not BUCKET_RE.match(bucket):
         raise UsageError(f"{source}: {bucket!r} is not a valid S3 bucket name "
                          "(3-63 characters: lowercase letters, digits, '.' and '-')")
+
+
+def bucket_and_prefix(bucket_option: str | None, prefix_option: str | None, env_file: dict,
+                      env_file_path: str | None) -> tuple[str, str, str]:
+    """S3_BUCKET and S3_PREFIX by precedence (option, env file, environment; "" when none), and
+    where the bucket came from, for messages about it."""
+    bucket = bucket_option or env_file.get("S3_BUCKET") or os.environ.get("S3_BUCKET", "")
+    source = ("--s3-bucket" if bucket_option else
+              f"S3_BUCKET in {env_file_path}" if "S3_BUCKET" in env_file else "S3_BUCKET")
+    prefix = prefix_option if prefix_option is not None else env_file.get("S3_PREFIX", os.environ.get("S3_PREFIX", ""))
+    return bucket, prefix, source

@@ -76,12 +76,12 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
                    volumes, run_id, pair)
         if build_image is not None:
             # readelf comes with the build image's binutils; run images have none.
-            readelf_out = _run(client, build_image, ["sh", "-c", elf_checks.READELF_SCAN], volumes, run_id, pair)
+            readelf_out = _run(client, build_image, ["sh", "-c", flags_check.SYSCONFIG_SCAN + elf_checks.READELF_SCAN],
+                               volumes, run_id, pair)
             checks.append(elf_checks.runpath_check(readelf_out))
             checks.append(elf_checks.interpreter_static_check(readelf_out))
             checks.append(elf_checks.elf_hardening_check(readelf_out))
-            flags_out = _run(client, build_image, ["sh", "-c", flags_check.FLAGS_SCAN], volumes, run_id, pair)
-            checks.append(flags_check.build_flags_check(flags_out, build_flags))
+            checks.append(flags_check.build_flags_check(readelf_out, build_flags))
             checks.append(_embedding(client, build_image, run_image, volumes, version, work_dir, run_id, pair))
             cext_out, status = _run(client, build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
                                     {**volumes, **cext_check.volumes(wheels)}, run_id, pair, with_status=True)

@@ -22,7 +22,7 @@ STATED = {"optimization": "-O3", "lto": False, "pgo": False}
 def tree(tmp_path):
     """compile(flags...) builds bin/python3.99 and lib/libpython3.99.so.1.0 from one source with
     those flags (the interpreter linked against the library when linked_against_lib); scan()
-    returns what FLAGS_SCAN and READELF_SCAN print for the tree."""
+    returns what SYSCONFIG_SCAN and READELF_SCAN print for the tree."""
     source, main, extra = tmp_path / "core.c", tmp_path / "main.c", tmp_path / "extra.c"
     source.write_text("int PyCore(int x) { return x * 3; }\n")
     main.write_text("int PyCore(int x);\nint main(void) { return PyCore(0); }\n")
@@ -40,10 +40,12 @@ def tree(tmp_path):
         subprocess.run(["gcc", *flags, "-rdynamic", "-o", tmp_path / "bin" / "python3.99", main, *link],
                        check=True, capture_output=True)
 
-    def scan(sysconfig=CLEAN_SYSCONFIG, readelf=("-p", ".GCC.command.line")):
-        out = f"{flags_check.SYSCONFIG_LINE} {json.dumps(sysconfig)}\n" if readelf[0] == "-p" else ""
+    def scan(sysconfig=CLEAN_SYSCONFIG):
+        # As verify runs them, in one container: the sysconfig line, then every readelf the checks read.
+        out = f"{flags_check.SYSCONFIG_LINE} {json.dumps(sysconfig)}\n"
         for name in ("bin/python3.99", "lib/libpython3.99.so.1.0"):
-            text = subprocess.run(["readelf", *readelf, tmp_path / name], capture_output=True, text=True).stdout
+            text = subprocess.run(["readelf", "-lW", "-d", "-p", ".GCC.command.line", "--dyn-syms", tmp_path / name],
+                                  capture_output=True, text=True).stdout
             out += f"== {VERIFY_PREFIX}/{name}\n{text}\n"
         return out
 
@@ -123,13 +125,13 @@ def test_no_statement_fails():
 
 def test_an_interpreter_that_needs_libpython_is_not_static(tree):
     tree("-O3", linked_against_lib=True)
-    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d", "--dyn-syms")))
+    check = elf_checks.interpreter_static_check(tree.scan())
     assert not check.ok and check.detail == "bin/python3.99 needs libpython3.99.so.1.0"
 
 
 def test_a_static_interpreter_beside_the_shared_library_passes(tree):
     tree("-O3")
-    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d", "--dyn-syms")))
+    check = elf_checks.interpreter_static_check(tree.scan())
     assert check.ok, check.detail
     assert "exports all 2 C-API symbols" in check.detail
 
@@ -137,7 +139,7 @@ def test_a_static_interpreter_beside_the_shared_library_passes(tree):
 def test_an_interpreter_with_part_of_the_core_is_named(tree):
     # What linking the archive without --whole-archive gives: only what python.c pulls in.
     tree("-O3", whole_core=False)
-    check = elf_checks.interpreter_static_check(tree.scan(readelf=("-lW", "-d", "--dyn-syms")))
+    check = elf_checks.interpreter_static_check(tree.scan())
     assert not check.ok
     assert check.detail == ("bin/python3.99 lacks 1 of the 2 C-API symbols lib/libpython3.99.so.1.0 exports: "
                             "PyExtra")
