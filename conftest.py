@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import changes, credentials, durations, engine, images, jobserver, preflight, s3, s3server, settings
+from harness import credentials, durations, engine, images, jobserver, preflight, s3, s3server, selection, settings
 from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, usable_cores
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
-from harness.formulas import load_formulas
 from harness.progress import Progress
 from harness.report import Summary
-from harness.selection import parse_names
-from harness.stacks import load_stacks
 
 ROOT = Path(__file__).resolve().parent
-PROFILES = ("release", "quick")
 DRY_RUN_BUCKET = "pyruntimes-dry-run"
 
 
@@ -32,7 +28,7 @@ def pytest_addoption(parser):
                     help="runtimes to build, space- or comma-separated (default: every formula)")
     group.addoption("--stacks", action="append", metavar="NAMES",
                     help="stacks to build on, space- or comma-separated (default: every stack)")
-    group.addoption("--profile", default="release", choices=PROFILES,
+    group.addoption("--profile", default="release", choices=selection.PROFILES,
                     help="release: PGO + LTO, what gets deployed (default); quick: neither, for validation")
     group.addoption("--rebuild", action="store_true", help="build even when an archive with the same inputs exists")
     group.addoption("--reverify", action="store_true",
@@ -76,10 +72,8 @@ def pytest_configure(config):
 
 def _configure(config):
     opt = config.option
-    formulas = load_formulas(ROOT / "builds" / "runtimes")
-    stacks = load_stacks(ROOT / "stacks")
-    runtimes = parse_names(opt.runtimes, list(formulas), "runtime", "--runtimes")
-    stack_names = parse_names(opt.stacks, list(stacks), "stack", "--stacks")
+    # The same selection as `python -m harness matrix` (harness/selection.py): the CI matrix is this one.
+    matrix = selection.select(ROOT, opt.runtimes, opt.stacks, opt.changed_since)
     if opt.deploy and opt.profile != "release":
         raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
                          "use --profile release (the default) with --deploy")
@@ -87,9 +81,6 @@ def _configure(config):
     config.stash[LIMITS] = (durations.parse(opt.build_timeout, "--build-timeout"),
                             durations.parse(opt.image_max_age, "--image-max-age"))
     target = _target(config, env_file)
-    matrix = [(formulas[r], stacks[s]) for r in runtimes for s in stack_names]
-    if opt.changed_since:
-        matrix = changes.select_pairs(matrix, changes.changed_files(ROOT, opt.changed_since))
     config.stash[MATRIX] = matrix
     config.stash[TARGET] = target
     config.pluginmanager.register(Summary(dry_run=target.dry_run, bucket_named=target.bucket != DRY_RUN_BUCKET),
@@ -175,9 +166,9 @@ def pytest_generate_tests(metafunc):
     params = []
     for formula, stack in metafunc.config.stash[MATRIX]:
         marks = [pytest.mark.pair]
-        if formula.stacks and stack.name not in formula.stacks:
-            marks.append(pytest.mark.skip(reason=f"{formula.name} does not support {stack.name} "
-                                                 f"(its formula lists {', '.join(formula.stacks)})"))
+        reason = selection.unsupported(formula, stack)
+        if reason:
+            marks.append(pytest.mark.skip(reason=reason))
         params.append(pytest.param((formula, stack), id=f"{formula.name}-{stack.name}", marks=marks))
     metafunc.parametrize("pair", params)
 

@@ -1,8 +1,42 @@
-"""Turning --runtimes / --stacks values into validated names."""
+"""Which runtime x stack pairs a run takes: the one selection that the pytest harness (conftest.py)
+and `python -m harness matrix` (the CI matrix) both make, so a workflow never repeats its rules.
+
+The rules: --runtimes / --stacks name formulas and stacks (all when not given); every named runtime
+pairs with every named stack, in that order; --changed-since keeps the pairs whose inputs changed
+(harness/changes.py); a pair whose formula lists other stacks is unsupported (pytest reports it as
+skipped, the CI matrix leaves it out). A runtime or stack past its end of life is still selected.
+"""
 
 import re
+from pathlib import Path
 
+from . import changes
 from .errors import UsageError
+from .formulas import load_formulas
+from .stacks import load_stacks
+
+# release: PGO + LTO, what gets deployed; quick: neither, for validation.
+PROFILES = ("release", "quick")
+
+
+def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = None) -> list[tuple]:
+    """(formula, stack) pairs, runtime-major, from the option values (None: all); UsageError (or
+    DataFileError, for a formula or stack file that does not validate) before any work."""
+    formulas = load_formulas(root / "builds" / "runtimes")
+    all_stacks = load_stacks(root / "stacks")
+    runtime_names = parse_names(runtimes, list(formulas), "runtime", "--runtimes")
+    stack_names = parse_names(stacks, list(all_stacks), "stack", "--stacks")
+    pairs = [(formulas[r], all_stacks[s]) for r in runtime_names for s in stack_names]
+    if changed_since:
+        pairs = changes.select_pairs(pairs, changes.changed_files(root, changed_since))
+    return pairs
+
+
+def unsupported(formula, stack) -> str | None:
+    """Why the pair is not built (its formula names the stacks it supports, and not this one), or None."""
+    if formula.stacks and stack.name not in formula.stacks:
+        return f"{formula.name} does not support {stack.name} (its formula lists {', '.join(formula.stacks)})"
+    return None
 
 
 def parse_names(values, valid, kind, option):
