@@ -9,7 +9,11 @@
 #                    of a run draws from one pool of as many slots as cores
 #   MAKE_JOBS        without JOBSERVER_FD (by hand, in `make buildenv`): a private make -j
 #   CONFIGURE_EXTRA  extra configure arguments from the formula, one per line
-# Output: the installed, pruned tree in $PREFIX, a bind mount of a host folder.
+#   PROFILE_IN       release builds, optional: the profile of an earlier build of the same inputs
+#                    (the tar PROFILE_OUT names), used instead of a training run: a rebuild
+# Output: the installed, pruned tree in $PREFIX, a bind mount of a host folder; release builds also
+#   PROFILE_OUT      the profiles the build used (PGO's *.gcda, BOLT's python.fdata), as a tar
+#                    packed the same way every time: what a rebuild of the same bytes needs
 #
 # Lines starting with "::phase::" tell the harness which phase is running.
 set -euo pipefail
@@ -64,6 +68,28 @@ fi
 if [ "$BUILD_PROFILE" = release ]; then
     CONFIGURE_ARGS+=("--enable-optimizations" "--with-lto")
 fi
+# BOLT, LLVM's post-link optimiser, lays the interpreter's machine code out by a profile of its own
+# run (hot paths together, cold ones apart): "1-5 %" per What's New in 3.12, used by
+# python-build-standalone on x86-64. 3.13+ release builds, when the stack's build image has it
+# (stack.toml: bolt-NN): CPython's Makefile rules for it are those of 3.13 (BOLT_BINARIES,
+# profile-bolt-stamp). The newest BOLT the image has is used: from LLVM 21.1 BOLT handles the
+# computed gotos of the eval loop in position-independent code (llvm/llvm-project#120267), which
+# LLVM 19 cannot, so CPython's configure skips _PyEval_EvalFrameDefault and the sre matchers by
+# default (python/cpython#128511) -- the hottest function of all. With 21+, nothing is skipped
+# (as python/cpython#140250 proposes upstream).
+BOLT=""
+if [ "$BUILD_PROFILE" = release ] && [ "${PYTHON_MINOR#3.}" -ge 13 ]; then
+    BOLT=$(ls -d /usr/lib/llvm-*/bin/llvm-bolt 2>/dev/null | sort -V | tail -n 1)
+fi
+bolt_json=null
+if [ -n "$BOLT" ]; then
+    bolt_version=$("$BOLT" --version | sed -n 's/.*LLVM version \([0-9][0-9.]*\).*/\1/p' | head -n 1)
+    CONFIGURE_ARGS+=("--enable-bolt" "LLVM_BOLT=$BOLT" "MERGE_FDATA=${BOLT%/llvm-bolt}/merge-fdata")
+    if [ "${bolt_version%%.*}" -ge 21 ]; then
+        CONFIGURE_ARGS+=("BOLT_COMMON_FLAGS=-update-debug-sections")
+    fi
+    bolt_json="\"LLVM $bolt_version\""
+fi
 if [ -n "${CONFIGURE_EXTRA:-}" ]; then
     mapfile -t extra <<<"$CONFIGURE_EXTRA"
     CONFIGURE_ARGS+=("${extra[@]}")
@@ -110,7 +136,40 @@ set +f
 CFLAGS="${CFLAGS# }"
 lto=false pgo=false
 [ "$BUILD_PROFILE" = release ] && lto=true pgo=true
-echo "::flags:: {\"optimization\": \"$OPTIMIZATION\", \"lto\": $lto, \"pgo\": $pgo, \"cflags\": \"$CFLAGS\", \"cflags_nodist\": \"$CFLAGS_NODIST\", \"ldflags\": \"$LDFLAGS\"}"
+
+# Extension modules linked into the core instead of loaded from lib-dynload, as Debian's python3
+# links about 25 of them (`python3 -c 'import sys; print(sys.builtin_module_names)'` in its image)
+# and python-build-standalone all of them. Measured (bench/RESULTS.md, issue 13): with these modules
+# shared, the benchmarks that lag Debian's interpreter most are theirs (xml_etree_* 0.69 to 0.82,
+# json_loads 0.83), while callgrind counts only 3 % more instructions: the time goes to calls
+# between a shared module and the core, each through the PLT and the GOT, which LTO cannot inline
+# across. Chosen: what servers run per request (json, pickle, datetime, struct, socket, select,
+# zlib, binascii, the XML parser, asyncio and contextvars) and the small modules the standard
+# library imports on its way (heapq, bisect, random, math, array, ...). Left shared: the big and
+# rarely hot ones (unicodedata 0.7 MB, _decimal, the CJK codecs, _ssl, _sqlite3, _ctypes), since
+# every built-in module is in the archive twice, in the interpreter and in libpython3.X.so.
+# How: a *static* rule in Modules/Setup.local for each, which makesetup reads before
+# Modules/Setup.stdlib ("first rule wins", Modules/makesetup), so the shared rule is skipped.
+# The rule is the module's own line of Modules/Setup.stdlib.in (sources), and configure's
+# MODULE_<NAME>_CFLAGS/LDFLAGS still apply (e.g. -lexpat for pyexpat with --with-system-expat).
+# 3.11+ only: before, setup.py builds the modules, with flags of its own (3.9 and 3.10 are past
+# their end of life). The build_flags check proves each one is built in and not in lib-dynload.
+BUILTIN_MODULES=()
+if [ "${PYTHON_MINOR#3.}" -ge 11 ]; then
+    BUILTIN_MODULES=(_asyncio _bisect _contextvars _csv _datetime _elementtree _heapq _json _pickle
+                     _posixsubprocess _queue _random _socket _statistics _struct array binascii cmath
+                     fcntl math pyexpat select zlib)
+    echo '*static*' >>Modules/Setup.local
+    for module in "${BUILTIN_MODULES[@]}"; do
+        rule=$(grep -E "^@MODULE_[A-Z0-9_]+_TRUE@$module " Modules/Setup.stdlib.in) \
+            || { echo "no rule for $module in Modules/Setup.stdlib.in: drop it from BUILTIN_MODULES"; exit 1; }
+        echo "${rule#@*@}" >>Modules/Setup.local
+    done
+fi
+builtin_json=$(printf '"%s", ' "${BUILTIN_MODULES[@]}")
+builtin_json="[${builtin_json%, }]"
+[ ${#BUILTIN_MODULES[@]} -eq 0 ] && builtin_json="[]"
+echo "::flags:: {\"optimization\": \"$OPTIMIZATION\", \"lto\": $lto, \"pgo\": $pgo, \"cflags\": \"$CFLAGS\", \"cflags_nodist\": \"$CFLAGS_NODIST\", \"ldflags\": \"$LDFLAGS\", \"builtin_modules\": $builtin_json, \"bolt\": $bolt_json}"
 # Modules left out on purpose, marked "n/a" so configure does not report them as missing:
 #   _tkinter needs Tcl/Tk and X11, which server run images do not have.
 #   nis needs libnsl, which run images do not have; deprecated in 3.11, removed in 3.13 (PEP 594).
@@ -126,6 +185,20 @@ fi
 CFLAGS="$CFLAGS" CFLAGS_NODIST="$CFLAGS_NODIST" LDFLAGS="$LDFLAGS" LDFLAGS_NODIST="-frecord-gcc-switches" \
     ./configure "${CONFIGURE_ARGS[@]}"
 
+if [ -n "$BOLT" ]; then
+    # --enable-bolt has every link keep its relocations (-Wl,--emit-relocs in the Makefile's
+    # CONFIGURE_LDFLAGS_NODIST). BOLT needs them in the interpreter only, and strip leaves them in
+    # (.rela.text and the like: 1.7 MB in libpython3.13.so alone, measured), so they are taken out
+    # here and given to the interpreter's link alone (STATIC_PYTHON, below).
+    sed -i 's/ -Wl,--emit-relocs//' Makefile
+    # -trap-old-code: BOLT leaves the original code section in place (functions it did not move
+    # still run from there) and the old copies of those it moved in it; this fills those copies
+    # with traps, which compress to nothing: measured on 3.13.5, the stripped interpreter 2.45 MB
+    # zstd with the copies, 1.97 MB without, 1.75 MB before BOLT. And a jump into moved code, which
+    # would run a stale copy, stops at once instead.
+    BOLT_APPLY_FLAGS="$(sed -n 's/^BOLT_APPLY_FLAGS *:= *//p' Makefile) -trap-old-code"
+fi
+
 phase compile
 MAKE_VARS=()
 if [ "$BUILD_PROFILE" = release ]; then
@@ -140,7 +213,12 @@ if [ "$BUILD_PROFILE" = release ]; then
     # task with "|| true", so the check after make catches it). The summary goes to the log as a
     # "::pgo::" line, which the harness puts in the archive's record.
     cat >/tmp/pgo-training.py <<'EOF'
-import glob, json, re, subprocess, sys
+import glob, json, os, re, subprocess, sys
+
+# The same training serves PGO (GCC's *.gcda counters) and BOLT (the instrumented interpreter's
+# *.fdata, one per process): TRAINING_FOR names which, for the summary's line and file.
+kind = os.environ.get("TRAINING_FOR", "pgo")
+profile_pattern = {"pgo": "**/*.gcda", "bolt": "*.bolt.*.fdata"}[kind]
 
 # regrtest's own report is read line by line as it goes by (its --junit-xml is no use here:
 # after test_xml_etree_c swaps the ElementTree module, 3.11's writer fails with "append()
@@ -161,7 +239,7 @@ for line in runner.stdout:
         tests_run = int(total.group(1).replace(",", ""))
 status = runner.wait()
 summary = {"exit_status": status, "test_files_run": len(started), "tests_run": tests_run, "failed": failed,
-           "profile_files": len(glob.glob("**/*.gcda", recursive=True))}
+           "profile_files": len(glob.glob(profile_pattern, recursive=True))}
 # regrtest: 0 all passed, 2 some tests failed; anything else (a signal, an interrupt, no test
 # run, a crash of the runner) means the profile cannot be trusted.
 if status not in (0, 2):
@@ -169,21 +247,49 @@ if status not in (0, 2):
 elif not started:
     summary["problem"] = "the training run ran no test"
 elif not summary["profile_files"]:
-    summary["problem"] = "the training run left no profile data (*.gcda)"
+    summary["problem"] = f"the training run left no profile data ({profile_pattern})"
 summary["ok"] = "problem" not in summary
-with open("/tmp/pgo-training.json", "w") as out:
+with open(f"/tmp/{kind}-training.json", "w") as out:
     json.dump(summary, out)
-print("::pgo:: " + json.dumps(summary), flush=True)
+print(f"::{kind}:: " + json.dumps(summary), flush=True)
 sys.exit(0 if summary["ok"] else 1)  # 3.12+ stop here; 3.11's "|| true" goes on to the check below
 EOF
     MAKE_VARS+=(PROFILE_TASK=/tmp/pgo-training.py)
+
+    # Release builds are reproducible from their profile. The training run is not deterministic
+    # (timings, threads, hash seeds make its counters differ from run to run, and with them the
+    # optimised code), so the profile a build used is an output (PROFILE_OUT, below), published
+    # beside the archive, and an input of a rebuild: given PROFILE_IN, its counters go where the
+    # training would have left them, and CPython's own "the training has run" stamp
+    # (profile-run-stamp, which profile-opt depends on) is set, so make goes straight to the
+    # optimised build. The same source, script, image and profile then give the same bytes.
+    if [ -n "${PROFILE_IN:-}" ]; then
+        mkdir -p /tmp/profile-in
+        tar --extract --file "$PROFILE_IN" --directory /tmp/profile-in
+        if [ ! -d /tmp/profile-in/pgo ]; then
+            echo "PROFILE_IN holds no PGO profile (no pgo/ folder): it is not a profile this script wrote"
+            exit 1
+        fi
+        cp -R /tmp/profile-in/pgo/. "$SRC_DIR"/
+        touch profile-run-stamp
+        given=$(find /tmp/profile-in/pgo -name '*.gcda' | wc -l)
+        echo "{\"ok\": true, \"profile_given\": true, \"profile_files\": $given}" >/tmp/pgo-training.json
+        echo "::pgo:: $(cat /tmp/pgo-training.json)"
+    fi
 fi
-if [ -n "${JOBSERVER_FD:-}" ]; then
-    # No -j here: a -j on the command line would make this make start a jobserver of its own.
-    env MAKEFLAGS="-j --jobserver-auth=$JOBSERVER_FD,$JOBSERVER_FD" make "${MAKE_VARS[@]}"
-else
-    make -j "$MAKE_JOBS" "${MAKE_VARS[@]}"
-fi
+# With BOLT, make's default goal would BOLT the interpreter linked against libpython, which the
+# link phase replaces; the goal before BOLT (profile-opt) here, and BOLT after the link phase.
+MAKE_GOAL=()
+[ -n "$BOLT" ] && MAKE_GOAL=(profile-opt)
+run_make() {
+    if [ -n "${JOBSERVER_FD:-}" ]; then
+        # No -j here: a -j on the command line would make this make start a jobserver of its own.
+        env MAKEFLAGS="-j --jobserver-auth=$JOBSERVER_FD,$JOBSERVER_FD" make "$@"
+    else
+        make -j "$MAKE_JOBS" "$@"
+    fi
+}
+run_make "${MAKE_VARS[@]}" "${MAKE_GOAL[@]}"
 if [ "$BUILD_PROFILE" = release ] && ! grep -q '"ok": true' /tmp/pgo-training.json 2>/dev/null; then
     echo "PGO training did not produce a usable profile: $(cat /tmp/pgo-training.json 2>/dev/null || echo 'it never ran')"
     exit 1
@@ -216,8 +322,59 @@ fi
 rm -f python
 # The rule's prerequisites name the archive so that make builds it: 3.11+ through LINK_PYTHON_DEPS,
 # 3.10 through LIBRARY_DEPS (which --without-static-libpython empties of it), 3.9 names it itself.
-make python LINK_PYTHON_DEPS='$(LIBRARY)' LIBRARY_DEPS='$(LIBRARY)' \
-    BLDLIBRARY='-Wl,--whole-archive $(LIBRARY) -Wl,--no-whole-archive'
+# LINKCC: --enable-bolt links executables with -no-pie (configure: "required to get good
+# performance from bolt"); the interpreter stays position-independent, so that ASLR places it
+# anywhere, as Debian's is. BOLT works on PIE when the link keeps its relocations (--emit-relocs).
+LINKCC='$(PURIFY) $(CC)'
+[ -n "$BOLT" ] && LINKCC+=' -Wl,--emit-relocs'
+STATIC_PYTHON=(LINK_PYTHON_DEPS='$(LIBRARY)' LIBRARY_DEPS='$(LIBRARY)' LINKCC="$LINKCC"
+               BLDLIBRARY='-Wl,--whole-archive $(LIBRARY) -Wl,--no-whole-archive')
+make python "${STATIC_PYTHON[@]}"
+
+if [ -n "$BOLT" ] && [ -n "${PROFILE_IN:-}" ]; then
+    phase bolt
+    # A rebuild: BOLT's profile is given. The last step of CPython's profile-bolt-stamp rule
+    # (below), with its flags as configure wrote them into the Makefile.
+    if [ ! -f /tmp/profile-in/bolt/python.fdata ]; then
+        echo "PROFILE_IN holds no BOLT profile (bolt/python.fdata), and this image has BOLT: it was made by another build"
+        exit 1
+    fi
+    cp /tmp/profile-in/bolt/python.fdata python.fdata
+    cp python python.prebolt
+    read -r -a bolt_apply_flags <<<"$BOLT_APPLY_FLAGS"
+    "$BOLT" python.prebolt -o python.bolt -data=python.fdata "${bolt_apply_flags[@]}"
+    mv python.bolt python
+    touch profile-bolt-stamp
+    echo "::bolt:: {\"ok\": true, \"profile_given\": true, \"profile_files\": 1}"
+elif [ -n "$BOLT" ]; then
+    phase bolt
+    # CPython's own rule (profile-bolt-stamp): instrument, run the same training as PGO, merge
+    # the profiles, optimise. On the static interpreter alone: it runs the training, so only it has
+    # a profile; libpython3.X.so, for embedders, stays as the linker made it. The training's
+    # summary goes to the log as a "::bolt::" line (record: bolt_training).
+    TRAINING_FOR=bolt make profile-bolt-stamp BOLT_BINARIES='$(BUILDPYTHON)' BOLT_APPLY_FLAGS="$BOLT_APPLY_FLAGS" \
+        "${MAKE_VARS[@]}" \
+        "${STATIC_PYTHON[@]}"
+    if ! grep -q '"ok": true' /tmp/bolt-training.json 2>/dev/null; then
+        echo "BOLT training did not produce a usable profile: $(cat /tmp/bolt-training.json 2>/dev/null || echo 'it never ran')"
+        exit 1
+    fi
+fi
+
+if [ "$BUILD_PROFILE" = release ] && [ -n "${PROFILE_OUT:-}" ]; then
+    phase profile
+    # The profiles this build used, in a tar that depends on their bytes alone (names sorted,
+    # owners, dates and modes fixed, no pax headers with access times): pgo/ keeps each counter
+    # file at its path in the build tree, where GCC looks for it; bolt/python.fdata is BOLT's.
+    # A rebuild given it (PROFILE_IN) writes the same tar again.
+    rm -rf /tmp/profile && mkdir -p /tmp/profile/pgo
+    find . -name '*.gcda' -print0 | tar --create --null --files-from - --file - | tar --extract --file - --directory /tmp/profile/pgo
+    if [ -n "$BOLT" ]; then
+        mkdir -p /tmp/profile/bolt && cp python.fdata /tmp/profile/bolt/python.fdata
+    fi
+    tar --create --file "$PROFILE_OUT" --directory /tmp/profile --sort=name --format=gnu \
+        --mtime=@0 --owner=0 --group=0 --numeric-owner --mode='a=rX,u+w' .
+fi
 
 phase install
 make install

@@ -35,6 +35,10 @@ SBOM_SUFFIX = ".cdx.json"  # CycloneDX's own name for a JSON BOM (harness/sbom.p
 # The unsigned in-toto statement (harness/provenance.py); ".intoto.jsonl", the usual name of a
 # signed DSSE bundle, is left for the signature a CI signer would add.
 PROVENANCE_SUFFIX = ".provenance.json"
+# Release builds: the profiles the build used (PGO's counters, BOLT's profile), a tar compressed
+# here; a rebuild given it makes the same bytes (builds/build-python.sh: PROFILE_OUT, PROFILE_IN).
+PROFILE_SUFFIX = ".profile.tar.zst"
+PROFILE_LEVEL = (19, None)
 
 
 def pack(tree: Path, archive: Path, level: tuple[int, int | None]) -> str:
@@ -121,6 +125,25 @@ def write_json(path: Path, document: dict):
 def read_json(path: Path) -> dict | None:
     """A JSON file beside an archive, or None when there is none."""
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def compress_file(source: Path, dest: Path, level=PROFILE_LEVEL) -> str:
+    """dest = source compressed (the same bytes for the same source: see _zstd_params), written
+    atomically; return dest's sha256."""
+    compressor = zstandard.ZstdCompressor(compression_params=_zstd_params(level))
+    partial = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
+    try:
+        with open(source, "rb") as raw, open(partial, "wb") as out:
+            compressor.copy_stream(raw, out)
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    return file_sha256(dest)
+
+
+def decompress_file(source: Path, dest: Path):
+    with open(source, "rb") as raw, open(dest, "wb") as out:
+        zstandard.ZstdDecompressor().copy_stream(raw, out)
 
 
 def _zstd_params(level):

@@ -27,6 +27,7 @@ PHASE_MARK = "::phase:: "
 HEARTBEAT = 60  # seconds between progress lines within one phase
 DEFAULT_TIMEOUT = 4 * 3600  # a release build takes 15-20 min here; one emulated for another CPU, hours
 PGO_MARK = "::pgo:: "  # the PGO training run's summary (JSON), written by the build script
+BOLT_MARK = "::bolt:: "  # the same for BOLT's training run (release builds of 3.13+ where the image has BOLT)
 FLAGS_MARK = "::flags:: "  # the flags the build script states it builds with (JSON); the build_flags check
 CPU_MARK = "::cpu:: "  # the CPU seconds the build took, user and system (JSON)
 
@@ -38,6 +39,7 @@ class BuildResult:
     killed: str = ""
     timed_out: bool = False
     pgo: dict = field(default_factory=dict)  # release builds: what the training run ran and how it ended
+    bolt: dict = field(default_factory=dict)  # the same for BOLT's training, when the build used BOLT
     flags: dict = field(default_factory=dict)  # what the build script states (optimization, lto, pgo, CFLAGS...)
     cpu: dict = field(default_factory=dict)  # user_seconds, system_seconds of the whole build
 
@@ -60,9 +62,12 @@ def usable_cores() -> int:
 
 
 def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, log_file, on_phase,
-              run_id="", pair="", jobserver_path=None, timeout=DEFAULT_TIMEOUT):
+              run_id="", pair="", jobserver_path=None, timeout=DEFAULT_TIMEOUT,
+              profile_out: Path | None = None, profile_in: Path | None = None):
     """Build in a container. With jobserver_path (the run's shared pool, harness/jobserver.py) the
-    build first waits for a slot of its own, and its make draws further slots from the pool."""
+    build first waits for a slot of its own, and its make draws further slots from the pool.
+    Release builds write the profiles they used to profile_out (a tar; builds/build-python.sh:
+    PROFILE_OUT), and given profile_in (such a tar) use it instead of training."""
     env = {
         "SOURCE_TARBALL": f"/src/{source.name}",
         "PYTHON_VERSION": formula.version,
@@ -81,6 +86,12 @@ def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, l
         str(script): {"bind": "/opt/pyruntimes/build-python.sh", "mode": "ro"},
         str(prefix_dir): {"bind": PREFIX, "mode": "rw"},
     }
+    if profile_out is not None:
+        volumes[str(profile_out.parent)] = {"bind": "/build/profile-out", "mode": "rw"}
+        env["PROFILE_OUT"] = f"/build/profile-out/{profile_out.name}"
+    if profile_in is not None:
+        volumes[str(profile_in)] = {"bind": "/build/profile-in.tar", "mode": "ro"}
+        env["PROFILE_IN"] = "/build/profile-in.tar"
     command = ["bash", "/opt/pyruntimes/build-python.sh"]
     if jobserver_path:
         volumes[str(jobserver_path)] = {"bind": jobserver.CONTAINER_PATH, "mode": "rw"}
@@ -121,6 +132,8 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
                 on_phase(phase)
             elif line.startswith(PGO_MARK):
                 result.pgo = _json_line(line[len(PGO_MARK):])
+            elif line.startswith(BOLT_MARK):
+                result.bolt = _json_line(line[len(BOLT_MARK):])
             elif line.startswith(FLAGS_MARK):
                 result.flags = _json_line(line[len(FLAGS_MARK):])
             elif line.startswith(CPU_MARK):
@@ -151,6 +164,9 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     if result.pgo and not result.pgo.get("ok"):
         raise PairError(f"release build failed: {result.pgo.get('problem', 'the PGO training run is unaccounted for')}, "
                         f"so the build would have no profile; see {log_file.name}")
+    if result.bolt and not result.bolt.get("ok"):
+        raise PairError(f"release build failed: {result.bolt.get('problem', 'the BOLT training run is unaccounted for')}, "
+                        f"so BOLT would have no profile; see {log_file.name}")
     if result.exit_code != 0:
         how = result.killed or f"exit {result.exit_code}"
         raise PairError(f"build failed in phase '{phase}' ({how}); see {log_file.name}")

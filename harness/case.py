@@ -47,6 +47,9 @@ class RunContext:
     progress: object
     build_timeout: int = build.DEFAULT_TIMEOUT  # seconds (--build-timeout)
     freshness: images.Freshness = images.Freshness()  # when stack images are refreshed
+    # --profile-data: a published profile (.profile.tar.zst) that release builds use instead of
+    # training: how a rebuild makes the same bytes (harness/rebuild.py)
+    profile_data: Path | None = None
 
 
 @dataclass
@@ -122,6 +125,8 @@ class Case:
             "archive_format": ARCHIVE_FORMAT,
             "zstd_level": archive_mod.ZSTD_LEVELS[self.ctx.profile],
         }
+        if self.ctx.profile_data:
+            inputs["profile_data"] = file_sha256(self.ctx.profile_data)
         return inputs_sha256(inputs)
 
     def archive_path(self, key) -> Path:
@@ -171,6 +176,17 @@ class Case:
         staging = archive.parent / f".staging-{self.pair}-{key[:16]}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
+        # Release builds: the profiles the build used come out as a tar here; a given profile
+        # (--profile-data) goes in from here.
+        profiles = archive.parent / f".profiles-{self.pair}-{key[:16]}"
+        shutil.rmtree(profiles, ignore_errors=True)
+        profile_out = profile_in = None
+        if self.ctx.profile == "release":
+            profiles.mkdir(parents=True)
+            profile_out = profiles / "profile.tar"
+            if self.ctx.profile_data:
+                profile_in = profiles / "given.tar"
+                archive_mod.decompress_file(self.ctx.profile_data, profile_in)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             parallel = "slots shared with the run's other builds" if self.ctx.jobserver else "make -j per core"
@@ -181,10 +197,17 @@ class Case:
                     self.ctx.docker, self.build_image, self.formula, source, self.ctx.profile,
                     staging, log, on_phase=lambda phase: self.say(f"build: {phase}"),
                     run_id=self.ctx.run_id, pair=self.pair, jobserver_path=self.ctx.jobserver,
-                    timeout=self.ctx.build_timeout)
+                    timeout=self.ctx.build_timeout, profile_out=profile_out, profile_in=profile_in)
             build_seconds = round(time.monotonic() - started, 1)
             self.say("packaging")
             started = time.monotonic()
+            profile = None
+            if profile_out is not None:
+                if not profile_out.exists():
+                    raise PairError("the release build wrote no profile (PROFILE_OUT): a rebuild could not make its bytes")
+                profile_path = archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)
+                profile = {"sha256": archive_mod.compress_file(profile_out, profile_path),
+                           "size": profile_path.stat().st_size, "given": bool(profile_in)}
             sha256 = archive_mod.pack(staging, archive, archive_mod.ZSTD_LEVELS[self.ctx.profile])
             pack_seconds = round(time.monotonic() - started, 1)
             finished_on = provenance.now()
@@ -197,6 +220,7 @@ class Case:
                             f"\n{_tail(self.log_path)}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(profiles, ignore_errors=True)
         self.record = {
             "runtime": self.formula.name,
             "python_version": self.formula.version,
@@ -217,6 +241,11 @@ class Case:
             "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
             # Release builds: how many training tests ran, which failed, how many profile files.
             "pgo_training": result.pgo or None,
+            # The same for BOLT's training (the instrumented interpreter's run), when the build used BOLT.
+            "bolt_training": result.bolt or None,
+            # Release builds: the profiles they used (.profile.tar.zst beside the archive; in the
+            # bucket under profiles/ by this sha256), with which a rebuild makes the same bytes.
+            "profile_data": profile,
             # What the build script states it compiles with; the build_flags check reads it back.
             "build_flags": result.flags or None,
             "build_seconds": build_seconds,
@@ -236,7 +265,10 @@ class Case:
         self.note("time_build", build_seconds)
         if self.record["build_cpu_seconds"]:
             self.note("cpu", f"build took {self.record['build_cpu_seconds']:.0f} CPU seconds")
-        if result.pgo:
+        if result.pgo.get("profile_given"):
+            self.note("pgo", f"no training: the given profile's {result.pgo['profile_files']} files "
+                             f"(sha256 {file_sha256(self.ctx.profile_data)})")
+        elif result.pgo:
             failed = result.pgo["failed"]
             self.note("pgo", f"training ran {result.pgo['test_files_run']} test files ({result.pgo['tests_run']} tests), "
                              f"{len(failed)} failed{' (' + ', '.join(failed) + ')' if failed else ''}; "
@@ -262,6 +294,11 @@ class Case:
         if file_sha256(archive) != expected:
             self.say(f"{archive.name} does not match its recorded sha256; rebuilding")
             archive.unlink()
+            return None
+        profile = (archive_mod.read_json(meta) or {}).get("profile_data")
+        profile_path = archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)
+        if profile and (not profile_path.exists() or file_sha256(profile_path) != profile["sha256"]):
+            self.say(f"{archive.name}: its profile ({profile_path.name}) is missing or changed; rebuilding")
             return None
         return expected
 
@@ -371,7 +408,8 @@ class Case:
         documents = {}
         if archive is not None:
             documents = {"sbom": archive_mod.read_json(archive_mod.beside(archive, archive_mod.SBOM_SUFFIX)),
-                         "provenance": archive_mod.read_json(archive_mod.beside(archive, archive_mod.PROVENANCE_SUFFIX))}
+                         "provenance": archive_mod.read_json(archive_mod.beside(archive, archive_mod.PROVENANCE_SUFFIX)),
+                         "profile": archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)}
         return publish.Local(
             keys=self._keys(), cache_key=key,
             entry={"version": self.formula.version, "arch": self.arch, "formula_sha256": self.formula.file_hash,

@@ -81,10 +81,11 @@ LDD_SCAN = "scan=$(" + _for_each_elf('ldd "$f" 2>&1 || true') + ")" + _LIBRARY_O
 # Each ELF file's program headers (-l; one line each with -W) and dynamic section (-d): its search
 # paths for elf_runpaths_relative, its segments and binding for elf_hardening; its
 # .GCC.command.line section (the options that made its code) for build_flags_check; and for the
-# interpreter and libpython3.X.so their exported symbols (interpreter_static). One walk of the
-# tree, one container.
+# interpreter and libpython3.X.so their exported symbols (interpreter_static) and notes (-n: BOLT
+# leaves a .note.bolt_info with its command line, for build_flags_check). One walk of the tree,
+# one container.
 READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true; readelf -p .GCC.command.line "$f" 2>/dev/null || true; '
-                             'case "$f" in */bin/python3.*|*/lib/libpython3.*.so*) readelf --dyn-syms -W "$f";; esac')
+                             'case "$f" in */bin/python3.*|*/lib/libpython3.*.so*) readelf --dyn-syms -n -W "$f";; esac')
 
 
 def shared_library_check(ldd_out: str, libraries: dict) -> Check:

@@ -1,6 +1,8 @@
 """The build_flags check: what the archive's code was really compiled with, read back from the
 binaries and held to what the build script states; and that sysconfig, which hands its flags to
-every extension users compile later, carries none that belong to our build alone.
+every extension users compile later, carries none that belong to our build alone. And the
+builtin_modules check: the extension modules the script states it linked into the core are built
+in, and not also left in lib-dynload.
 
 Why it exists: the build script once exported dpkg's CFLAGS, which CPython places after its own
 OPT, so the interpreter was built at "-O3 ... -O2" (-O2 wins) while everything said -O3, and
@@ -26,11 +28,18 @@ from .check import VERIFY_PREFIX, Check
 from .elf_checks import _by_file, _capped
 
 SYSCONFIG_LINE = "::sysconfig::"
+MODULES_LINE = "::modules::"
 # What sysconfig hands a compiler of extensions (setuptools' customize_compiler reads these).
 EXTENSION_VARS = ("CC", "CXX", "CFLAGS", "CPPFLAGS", "CCSHARED", "LDFLAGS", "LDSHARED", "LDCXXSHARED")
 SYSCONFIG_SCAN = (
     f"""echo "{SYSCONFIG_LINE} $({VERIFY_PREFIX}/bin/python3 -c 'import json, sys, sysconfig; """
-    f"""print(json.dumps({{n: sysconfig.get_config_var(n) for n in sys.argv[1:]}}))' {' '.join(EXTENSION_VARS)})"\n""")
+    f"""print(json.dumps({{n: sysconfig.get_config_var(n) for n in sys.argv[1:]}}))' {' '.join(EXTENSION_VARS)})"\n"""
+    # The modules linked into the core, and those lib-dynload holds (a module built in must not
+    # also be there: the import system would never load that copy, and it would cost space).
+    f"""echo "{MODULES_LINE} $({VERIFY_PREFIX}/bin/python3 -c 'import json, os, sys, sysconfig; """
+    f"""d = os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload"); """
+    f"""print(json.dumps({{"builtin": sorted(sys.builtin_module_names), """
+    f""""dynload": sorted(n.split(".")[0] for n in os.listdir(d) if n.endswith(".so"))}}))')"\n""")
 
 # Flags that belong to our build alone: paths of our build folder, profile data, LTO (it ties an
 # extension to our exact compiler), option records, warnings made errors (a new compiler's new
@@ -94,8 +103,52 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
         if name in core and lto != bool(stated.get("lto")):
             problems.append(f"{name}: link-time optimisation {'missing' if stated.get('lto') else 'present'} "
                             f"(stated lto: {str(bool(stated.get('lto'))).lower()})")
+    # BOLT writes its version and command line into a .note.bolt_info section ("BOLT revision:
+    # ..., command line: ..."), which strip keeps: the interpreter has one when, and only when,
+    # the build states it used BOLT (on the interpreter alone: libpython3.X.so gets no profile).
+    interpreters = [name for name in files if re.fullmatch(r"bin/python3\.\d+t?", name)]
+    bolted = [name for name, text in _by_file(scan_out).items() if "BOLT revision" in text]
+    want_bolted = interpreters if stated.get("bolt") else []
+    if bolted != want_bolted:
+        if stated.get("bolt"):
+            problems.append(f"stated BOLT ({stated['bolt']}) on {', '.join(interpreters) or 'the interpreter'}; "
+                            f"BOLT's note is in: {', '.join(bolted) or 'no file'}")
+        else:
+            problems.append(f"BOLT's note is in {', '.join(bolted)}, but the build states no BOLT")
     if problems:
         return Check("build_flags", False, _capped(problems))
+    bolt = f"; BOLT ({stated['bolt']}) applied to {', '.join(bolted)}" if bolted else ""
     return Check("build_flags", True,
                  f"{len(recorded)} ELF files compiled at {want}{' with LTO' if stated.get('lto') else ''} as stated "
-                 f"(core: {', '.join(core)}); sysconfig hands extensions {want} and no build-only flags")
+                 f"(core: {', '.join(core)}){bolt}; sysconfig hands extensions {want} and no build-only flags")
+
+
+def builtin_modules_check(scan_out: str, stated: dict | None) -> Check:
+    """The extension modules the build script states it linked into the core (its ::flags::
+    "builtin_modules") are built in (sys.builtin_module_names) and are not also in lib-dynload."""
+    wanted = (stated or {}).get("builtin_modules")
+    if wanted is None:
+        return Check("builtin_modules", False, "the build stated no builtin_modules (no ::flags:: line, or an old one)")
+    modules = None
+    for line in scan_out.splitlines():
+        if line.startswith(MODULES_LINE):
+            try:
+                modules = json.loads(line[len(MODULES_LINE):])
+            except ValueError:
+                pass
+    if not modules:
+        return Check("builtin_modules", False, "the runtime printed no list of its modules")
+    problems = []
+    not_builtin = [name for name in wanted if name not in modules["builtin"]]
+    if not_builtin:
+        problems.append("stated built in but not: " + ", ".join(not_builtin))
+    twice = sorted(set(modules["builtin"]) & set(modules["dynload"]))
+    if twice:
+        problems.append("built in and also in lib-dynload: " + ", ".join(twice))
+    if problems:
+        return Check("builtin_modules", False, "; ".join(problems))
+    if not wanted:
+        return Check("builtin_modules", True, "no extension module stated built in (before 3.11, setup.py builds them); "
+                                              f"{len(modules['dynload'])} in lib-dynload")
+    return Check("builtin_modules", True, f"{len(wanted)} extension modules built into the core as stated "
+                                          f"({', '.join(wanted[:6])}, ...); none of them also in lib-dynload")

@@ -116,11 +116,12 @@ def _resolved_dependencies(record: dict) -> list[dict]:
         dependencies.append({"name": f"{record['stack']} {role} image",
                              "digest": {"sha256": image["id"].removeprefix("sha256:")},
                              "annotations": {"used_for": used_for, "packages_sha256": image["packages_sha256"]}})
-    training = record.get("pgo_training")
-    if training:
-        summary = archive_mod.json_bytes(training)
-        dependencies.append({"name": "pgo-training", "mediaType": "application/json",
-                             "content": base64.b64encode(summary).decode(), "annotations": training})
+    for name in ("pgo_training", "bolt_training"):
+        training = record.get(name)
+        if training:
+            summary = archive_mod.json_bytes(training)
+            dependencies.append({"name": name.replace("_", "-"), "mediaType": "application/json",
+                                 "content": base64.b64encode(summary).decode(), "annotations": training})
     return dependencies
 
 

@@ -23,6 +23,7 @@ from typing import Callable
 from . import archive as archive_mod
 from . import manifest, provenance, s3, sbom
 from .errors import PairError
+from .hashing import file_sha256
 
 
 class Status(enum.Enum):
@@ -79,6 +80,7 @@ class Local:
     sha256: str | None = None
     sbom: dict | None = None  # the SBOM and provenance statement beside the local archive, if there are
     provenance: dict | None = None
+    profile: Path | None = None  # release builds: the profile beside the local archive (record: profile_data)
 
     def metadata(self) -> dict:
         fields = {"sha256": self.sha256, "cache-key": self.cache_key, **self.entry}
@@ -151,6 +153,8 @@ def _guarded(target, local, step):
 def _publish(client, target, local, overwrite):
     if target.dry_run:
         s3.ensure_bucket(client, target.bucket)
+    # The profile first: an archive whose record names a profile is never in the bucket without it.
+    _ensure_profile(client, target, local, local.record)
     checksum = base64.b64encode(bytes.fromhex(local.sha256)).decode()
     condition = {} if overwrite else {"IfNoneMatch": "*"}
     try:
@@ -205,6 +209,9 @@ def _converge(client, target, local: Local, remote: Remote) -> list[str]:
         client.put_object(Bucket=target.bucket, Key=document.key, ContentType=document.content_type,
                           Body=archive_mod.json_bytes(document.local))
         written.append(document.name)
+    bucket_record = _get_json(client, target, local.keys.record)
+    if _ensure_profile(client, target, local, bucket_record):
+        written.append("profile")
     current, _ = manifest.read(client, target)
     stack, runtime = _stack_and_runtime(local.keys)
     wanted = manifest_entry(local, remote)
@@ -212,6 +219,29 @@ def _converge(client, target, local: Local, remote: Remote) -> list[str]:
         manifest.update(client, target, stack, runtime, wanted)
         written.append("manifest entry")
     return written
+
+
+def _ensure_profile(client, target, local: Local, record: dict | None) -> bool:
+    """The profile a record names is in the bucket (s3.profile_key): uploaded from local.profile
+    when it is not. True when it had to be written."""
+    profile = (record or {}).get("profile_data") if isinstance(record, dict) else None
+    if not profile:
+        return False
+    key = s3.profile_key(target, profile["sha256"])
+    try:
+        client.head_object(Bucket=target.bucket, Key=key)
+        return False
+    except s3.botocore.exceptions.ClientError as exc:
+        if s3.error_code(exc) not in s3.NOT_FOUND:
+            raise
+    if local.profile is None or not local.profile.exists() or file_sha256(local.profile) != profile["sha256"]:
+        raise PairError(f"{target.url(key)}, the profile the published record names, is missing, and this machine "
+                        "does not have it: rebuild and publish with --overwrite")
+    checksum = base64.b64encode(bytes.fromhex(profile["sha256"])).decode()
+    with open(local.profile, "rb") as body:
+        client.put_object(Bucket=target.bucket, Key=key, Body=body, ChecksumSHA256=checksum,
+                          ContentType="application/zstd")
+    return True
 
 
 def manifest_entry(local: Local, remote: Remote) -> dict:

@@ -2,7 +2,8 @@
 
 For every runtime the manifest lists: the archive exists at its key, its bytes hash to the listed
 sha256 (downloaded and hashed here, not taken from metadata) and have the listed size; its .sha256
-file names that hash; its record, SBOM and provenance statement exist and describe that archive.
+file names that hash; its record, SBOM and provenance statement exist and describe that archive;
+the profile its record names (release builds) is there with those bytes (s3.profile_key).
 And every archive under the prefix is listed in the manifest (one that is not was published
 half-way, or by hand). Each problem is one line naming the key; any problem means exit status 1.
 """
@@ -107,11 +108,31 @@ def _check_archive(client, target, key, entry) -> list[Problem]:
             continue
         if not document.describes(parsed, sha256):
             problems.append(Problem(document.key, f"describes another archive than the one at {keys.filename}"))
+        elif document.name == "record" and isinstance(parsed.get("profile_data"), dict):
+            problems += _check_profile(client, target, parsed["profile_data"])
     return problems
+
+
+def _check_profile(client, target, profile: dict) -> list[Problem]:
+    """A release build's profile, which its record names: there, with the bytes named."""
+    key = s3.profile_key(target, profile.get("sha256", "?"))
+    try:
+        body = client.get_object(Bucket=target.bucket, Key=key)["Body"]
+    except s3.botocore.exceptions.ClientError as exc:
+        if s3.error_code(exc) in s3.NOT_FOUND:
+            return [Problem(key, "missing (the profile a record names; a rebuild needs it)")]
+        raise
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: body.read(1 << 20), b""):
+        digest.update(chunk)
+    if digest.hexdigest() != profile.get("sha256"):
+        return [Problem(key, f"sha256 {digest.hexdigest()}, its name and the record say {profile.get('sha256')}")]
+    return []
 
 
 def _archives_under(client, target) -> list[str]:
     keys = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=target.bucket, Prefix=target.prefix):
-        keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(ARCHIVE_SUFFIX)]
+        keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(ARCHIVE_SUFFIX)
+                 and not item["Key"].startswith(target.prefix + s3.PROFILES_FOLDER)]
     return sorted(keys)

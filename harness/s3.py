@@ -97,6 +97,16 @@ def keys_for(target: Target, stack: str, arch: str, runtime: str) -> Keys:
     return Keys(f"{target.prefix}{stack}/{arch}/{runtime}.tar.zst")
 
 
+# Release builds' profiles (archive.PROFILE_SUFFIX), by their sha256: a key written once and never
+# replaced, so that two runs publishing one archive key at once cannot leave the winner's record
+# naming the loser's profile (each record names its own).
+PROFILES_FOLDER = "profiles/"
+
+
+def profile_key(target: Target, sha256: str) -> str:
+    return f"{target.prefix}{PROFILES_FOLDER}{sha256}.profile.tar.zst"
+
+
 def ensure_bucket(client, bucket):
     """Dry runs only: the embedded S3 starts empty."""
     try:

@@ -41,6 +41,8 @@ def load_stack(directory: Path) -> Stack:
     fields = Fields(path, read_toml(path))
     fields.reject_unknown({"description", "architectures", "end_of_life", "base", "build", "run"})
     architectures = fields.strings("architectures")
+    if not architectures:  # a stack built for no architecture would drop out of the CI matrix unseen
+        raise fields.error("architectures", f"is empty: name at least one of {', '.join(sorted(ARCHITECTURES))}")
     for arch in architectures:
         if arch not in ARCHITECTURES:
             raise fields.error("architectures", f"{arch!r} is not one of {', '.join(sorted(ARCHITECTURES))}")

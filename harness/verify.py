@@ -18,7 +18,8 @@ This module runs the containers (runtime_checks, _run) and hashes the checks' co
 - elf_checks: the ldd and readelf scans, and the checks read from their output;
 - cext_check: the C-extension build, and the pinned setuptools wheel it needs;
 - embed_check: the programs that embed the runtime through libpython3.X.so and libpython3.so;
-- flags_check: the compilation records and sysconfig's flags, against the build script's statement;
+- flags_check: the compilation records, sysconfig's flags and the built-in modules, against the build
+  script's statement;
 - tls_material: the CA and certificate the TLS checks use;
 - runtime_checks.py: the checks the runtime under test runs on itself.
 """
@@ -82,6 +83,7 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
             checks.append(elf_checks.interpreter_static_check(readelf_out))
             checks.append(elf_checks.elf_hardening_check(readelf_out))
             checks.append(flags_check.build_flags_check(readelf_out, build_flags))
+            checks.append(flags_check.builtin_modules_check(readelf_out, build_flags))
             checks.append(_embedding(client, build_image, run_image, volumes, version, work_dir, run_id, pair))
             cext_out, status = _run(client, build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
                                     {**volumes, **cext_check.volumes(wheels)}, run_id, pair, with_status=True)

