@@ -54,6 +54,9 @@ def pytest_addoption(parser):
                     help=f"refresh a stack's images when they are older than this (default: {max_age})")
     group.addoption("--out-dir", default=str(ROOT / "out"), metavar="DIR",
                     help="where archives, logs and work folders go (default: ./out)")
+    group.addoption("--profile-data", metavar="PATH",
+                    help="release builds: the published profile (.profile.tar.zst) of an earlier build of the same "
+                         "pair, used instead of a training run; what `python -m harness rebuild` passes")
 
 
 def pytest_configure(config):
@@ -77,6 +80,14 @@ def _configure(config):
     if opt.deploy and opt.profile != "release":
         raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
                          "use --profile release (the default) with --deploy")
+    if opt.profile_data:
+        if opt.profile != "release":
+            raise UsageError(f"--profile-data is a release build's profile; --profile {opt.profile} builds train nothing")
+        if len(matrix) != 1:
+            raise UsageError(f"--profile-data belongs to one pair, and {len(matrix)} are selected: "
+                             "name one runtime (--runtimes) and one stack (--stacks)")
+        if not Path(opt.profile_data).is_file():
+            raise UsageError(f"--profile-data {opt.profile_data}: no such file (a .profile.tar.zst published beside an archive)")
     env_file = settings.read_env_file(opt.env_file) if opt.env_file else {}
     config.stash[LIMITS] = (durations.parse(opt.build_timeout, "--build-timeout"),
                             durations.parse(opt.image_max_age, "--image-max-age"))
@@ -207,6 +218,7 @@ def run_context(pytestconfig):
         overwrite=opt.overwrite,
         progress=Progress(pytestconfig),
         build_timeout=build_timeout,
+        profile_data=Path(opt.profile_data).resolve() if opt.profile_data else None,
         freshness=images.Freshness(max_age=image_max_age, refresh=opt.refresh_images,
                                    run_id=os.environ.get("PYRUNTIMES_RUN_ID", "local")),
     )

@@ -10,6 +10,11 @@
                                             the pairs pytest would build, one per architecture, as a
                                             GitHub Actions matrix (harness/matrix.py); exit status 5
                                             when the options select nothing
+    python -m harness rebuild RUNTIME STACK [--arch A] [--out-dir DIR] [--s3-bucket B] [--s3-prefix P]
+                              [--env-file F]
+                                            rebuilds what the bucket publishes for the pair, from its
+                                            record and profile, and compares bytes (harness/rebuild.py);
+                                            exit status 1 with the files that differ
     python -m harness attest-subjects DIR [--s3-bucket B] [--s3-prefix P] [--env-file F]
                                             the archives whose records lie under DIR and that the
                                             manifest lists with their sha256, in sha256sum format
@@ -22,7 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import credentials, engine, images, manifest, matrix, published, s3, settings, subjects
+from . import credentials, engine, images, manifest, matrix, published, rebuild, s3, settings, subjects
 from .errors import PairError, UsageError
 from .selection import parse_names
 from .stacks import load_stacks
@@ -58,7 +63,18 @@ def main(argv=None):
     attest.add_argument("--s3-bucket", help="bucket (default: S3_BUCKET from --env-file, then the environment)")
     attest.add_argument("--s3-prefix", help="prefix (default: S3_PREFIX from --env-file, then the environment)")
     attest.add_argument("--env-file", help="S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format")
+    again = sub.add_parser("rebuild", help="rebuild a published runtime and compare its bytes with the bucket's")
+    again.add_argument("runtime")
+    again.add_argument("stack")
+    again.add_argument("--arch", default="amd64", help="the pair's architecture (default: amd64)")
+    again.add_argument("--out-dir", help="where the rebuild goes (default: a fresh temporary folder); an out folder "
+                                         "that already holds a build of the same inputs is reused")
+    again.add_argument("--s3-bucket", help="bucket (default: S3_BUCKET from --env-file, then the environment)")
+    again.add_argument("--s3-prefix", help="prefix (default: S3_PREFIX from --env-file, then the environment)")
+    again.add_argument("--env-file", help="S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format")
     args = parser.parse_args(argv)
+    if args.command == "rebuild":
+        return rebuild_published(args)
     if args.command == "check-published":
         return check_published(args)
     if args.command == "matrix":
@@ -122,6 +138,22 @@ def _bucket_target(args, command: str) -> s3.Target:
     if not bucket:
         raise UsageError(f"{command} needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
     return credentials.deploy_target(bucket, prefix, bucket_source, env_file, args.env_file, command=command)
+
+
+def rebuild_published(args) -> int:
+    try:
+        target = _bucket_target(args, "rebuild")
+        return rebuild.run(s3.client_for(target), target, args.runtime, args.stack, args.arch, args.out_dir,
+                           say=lambda line: print(line, file=sys.stderr))
+    except (UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except manifest.Invalid as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except s3.ERRORS as exc:
+        print(f"error: S3 failed: {s3.describe(exc)}", file=sys.stderr)
+        return 1
 
 
 def check_published(args) -> int:

@@ -1,9 +1,11 @@
 """`python -m harness check-published` (issue 16), run as a maintainer runs it, against a moto S3
 server over real HTTP, after real publishes (harness/publish.py) and real tampering."""
 
+import hashlib
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 from harness import publish, s3
 from tests.helpers import ROOT
@@ -89,3 +91,34 @@ def test_a_manifest_of_the_wrong_shape_is_named_not_a_traceback(tmp_path, target
     assert f"{target.prefix}manifest.json: stack 'debian-12' is not an object of runtimes" in lines
     # ...and the two archives, which it no longer lists, are strays now.
     assert sum(line.endswith("an archive the manifest does not list") for line in lines) == 2
+
+
+def test_a_release_builds_profile_is_published_by_its_sha256_and_checked(tmp_path, target):
+    """Release builds publish the profile a rebuild needs (profiles/SHA256.profile.tar.zst): written
+    before the archive by publish, proved by check-published, and named when it goes missing."""
+    profile = tmp_path / "python-3.11.2.tar.zst.profile.tar.zst"
+    profile.write_bytes(b"a profile's bytes")
+    local = local_build(tmp_path, target, content=b"archive of python-3.11.2", runtime="python-3.11.2")
+    profile_sha = hashlib.sha256(profile.read_bytes()).hexdigest()
+    local = replace(local, profile=profile,
+                    record={**local.record, "profile_data": {"sha256": profile_sha, "size": 17, "given": False}})
+    client = s3.client_for(target)
+    assert publish.publish(client, target, local).ok
+    key = f"{target.prefix}profiles/{profile_sha}.profile.tar.zst"
+    assert client.get_object(Bucket=target.bucket, Key=key)["Body"].read() == b"a profile's bytes"
+
+    result = check_published(target)
+    assert result.returncode == 0, result.stdout + result.stderr  # and the profile is no stray archive
+    client.put_object(Bucket=target.bucket, Key=key, Body=b"another profile")
+    result = check_published(target)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [f"{key}: sha256 {hashlib.sha256(b'another profile').hexdigest()}, "
+                                          f"its name and the record say {profile_sha}"]
+    client.delete_object(Bucket=target.bucket, Key=key)
+    result = check_published(target)
+    assert result.stdout.splitlines() == [f"{key}: missing (the profile a record names; a rebuild needs it)"]
+
+    # A later run that finds the archive already there puts the missing profile back (from its own copy).
+    outcome = publish.settle_existing(client, target, local)
+    assert "profile" in outcome.repaired
+    assert check_published(target).returncode == 0

@@ -42,10 +42,14 @@ def keys(client, bucket):
     return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
-def expected_keys(prefix):
+def expected_keys(prefix, client, bucket):
+    """The archive, its sidecars, the manifest, and the release build's profile under profiles/ by
+    the sha256 its record names (what `python -m harness rebuild` needs)."""
     base = f"{prefix}debian-12/amd64/python-3.11.2.tar.zst"
+    record = json.loads(client.get_object(Bucket=bucket, Key=base + ".json")["Body"].read())
+    profile = f"{prefix}profiles/{record['profile_data']['sha256']}.profile.tar.zst"
     return sorted([base, base + ".json", base + ".sha256", base + ".cdx.json", base + ".provenance.json",
-                   f"{prefix}manifest.json"])
+                   f"{prefix}manifest.json", profile])
 
 
 def test_deploy_with_bucket_and_prefix_from_the_environment(release_out, s3):
@@ -57,7 +61,7 @@ def test_deploy_with_bucket_and_prefix_from_the_environment(release_out, s3):
             "S3_BUCKET": bucket, "S3_PREFIX": "python/runtimes/", "AWS_ENDPOINT_URL_S3": endpoint,
             "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_EC2_METADATA_DISABLED": "true"})
     assert result.returncode == 0, result.stdout[-4000:]
-    assert keys(client, bucket) == expected_keys("python/runtimes/")
+    assert keys(client, bucket) == expected_keys("python/runtimes/", client, bucket)
     manifest = json.loads(client.get_object(Bucket=bucket, Key="python/runtimes/manifest.json")["Body"].read())
     entry = manifest["stacks"]["debian-12"]["python-3.11.2"]
     assert entry["sha256"] == table_row(result.stdout, "python-3.11.2-debian-12")[-1]
@@ -93,7 +97,7 @@ def test_deploy_from_an_env_file_leaks_no_credentials(release_out, s3, tmp_path)
                              env={"AWS_SESSION_TOKEN": CANARY_TOKEN, "AWS_EC2_METADATA_DISABLED": "true",
                                   "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None})
     assert result.returncode == 0, result.stdout[-4000:]
-    assert keys(client, bucket) == expected_keys("rt/")
+    assert keys(client, bucket) == expected_keys("rt/", client, bucket)
 
     canaries = (CANARY_KEY, CANARY_SECRET, CANARY_TOKEN)
     places = {"report": result.stdout + result.stderr, "junit": junit.read_text()}
