@@ -3,7 +3,7 @@
 #   make build                      one runtime on debian-12, quick profile, dry run (all set-up included)
 #   make test                       the project's own test suite (all set-up included)
 #   make buildenv STACK=debian-12   a shell in the stack's build image, builds/ mounted
-#   make deploy-runtimes RUNTIMES='python-3.13.15 ...' [STACKS='...'] [ENV_FILE=...]
+#   make deploy-runtimes RUNTIMES='python-3.13.15 ...' [STACKS='...'] [ARCH='amd64 arm64'] [ENV_FILE=...]
 #                                   (always on freshly refreshed stack images, as the original tooling
 #                                   rebuilt its builders from the latest stack image before deploying)
 #   make bench                      the benchmarks of bench/, results in bench/RESULTS.md
@@ -15,12 +15,18 @@ PY := $(VENV)/bin/python
 RUNTIMES ?= python-3.13.15
 STACK ?= debian-12
 STACKS ?=
+# Architectures: `make build` builds this machine's own (a foreign one runs under emulation, several
+# times slower); deploy-runtimes and list take every architecture each stack declares unless ARCH
+# names some.
+NATIVE_ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(shell uname -m)))
+ARCH ?=
 PROFILE ?= quick
 ENV_FILE ?=
 JOBS ?= 2
 PYTEST_ARGS ?=
 
 stacks_opt = $(if $(strip $(STACKS)),--stacks '$(strip $(STACKS))')
+arch_opt = $(if $(strip $(ARCH)),--arch '$(strip $(ARCH))')
 env_file_opt = $(if $(strip $(ENV_FILE)),--env-file='$(abspath $(ENV_FILE))')
 # Only values given on make's command line become options: S3_BUCKET/S3_PREFIX from the environment
 # are read by the harness itself, after those from ENV_FILE (option > env file > environment).
@@ -43,7 +49,8 @@ engine:
 	@bash scripts/ensure-docker.sh
 
 build: setup
-	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' --stacks '$(STACK)' --profile $(PROFILE) $(PYTEST_ARGS)
+	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' --stacks '$(STACK)' --arch '$(or $(strip $(ARCH)),$(NATIVE_ARCH))' \
+	  --profile $(PROFILE) $(PYTEST_ARGS)
 
 test: setup test-tools
 	$(PY) -m pytest tests -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
@@ -63,7 +70,7 @@ bench: setup
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 list: venv
-	$(PY) -m pytest test_runtimes.py --collect-only -q $(if $(strip $(STACKS)),--stacks '$(STACKS)')
+	$(PY) -m pytest test_runtimes.py --collect-only -q $(if $(strip $(STACKS)),--stacks '$(STACKS)') $(arch_opt)
 
 # A shell in the stack's build image, as the harness runs builds there (no network), with builds/
 # mounted read-write (edits show at once) and the verified source tarballs read-only. By hand:
@@ -71,7 +78,7 @@ list: venv
 #   PREFIX=/tmp/python bash build-python.sh
 # BUILDENV_ARGS="-c 'command'" runs a command instead of an interactive shell.
 buildenv: setup
-	@image=$$($(PY) -m harness build-image '$(STACK)') && \
+	@image=$$($(PY) -m harness build-image '$(STACK)' --arch '$(or $(strip $(ARCH)),$(NATIVE_ARCH))') && \
 	cache=$${PYRUNTIMES_CACHE:-$$HOME/.cache/pyruntimes} && mkdir -p "$$cache/sources" && \
 	docker run --rm $$([ -t 0 ] && echo -it || echo -i) --network none \
 	  -v "$(CURDIR)/builds:/opt/pyruntimes/builds" -v "$$cache/sources:/opt/pyruntimes/sources:ro" \
@@ -79,7 +86,7 @@ buildenv: setup
 	  "$$image" bash $(BUILDENV_ARGS)
 
 deploy-runtimes: setup
-	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' $(stacks_opt) --deploy --refresh-images $(env_file_opt) \
+	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' $(stacks_opt) $(arch_opt) --deploy --refresh-images $(env_file_opt) \
 	  $(bucket_opt) $(prefix_opt) $(PYTEST_ARGS)
 
 clean:

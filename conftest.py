@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import credentials, durations, engine, images, jobserver, preflight, s3, s3server, selection, settings
+from harness import credentials, durations, emulation, engine, images, jobserver, preflight, s3, s3server, selection, settings
 from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, usable_cores
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
@@ -28,6 +28,9 @@ def pytest_addoption(parser):
                     help="runtimes to build, space- or comma-separated (default: every formula)")
     group.addoption("--stacks", action="append", metavar="NAMES",
                     help="stacks to build on, space- or comma-separated (default: every stack)")
+    group.addoption("--arch", action="append", metavar="NAMES",
+                    help="architectures, space- or comma-separated: amd64, arm64 (default: each that a stack "
+                         "declares; one foreign to this machine is built under emulation)")
     group.addoption("--profile", default="release", choices=selection.PROFILES,
                     help="release: PGO + LTO, what gets deployed (default); quick: neither, for validation")
     group.addoption("--rebuild", action="store_true", help="build even when an archive with the same inputs exists")
@@ -76,7 +79,7 @@ def pytest_configure(config):
 def _configure(config):
     opt = config.option
     # The same selection as `python -m harness matrix` (harness/selection.py): the CI matrix is this one.
-    matrix = selection.select(ROOT, opt.runtimes, opt.stacks, opt.changed_since)
+    matrix = selection.select(ROOT, opt.runtimes, opt.stacks, opt.changed_since, opt.arch)
     if opt.deploy and opt.profile != "release":
         raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
                          "use --profile release (the default) with --deploy")
@@ -98,6 +101,11 @@ def _configure(config):
                                   "pyruntimes-summary")
     if _is_worker(config) or not _matrix_requested(config):
         return
+    if not config.option.collectonly:
+        # A pair of another architecture than this machine's runs under QEMU: registered now, once,
+        # before any image of that architecture is made (harness/emulation.py).
+        for arch in sorted({arch for _, _, arch in matrix}):
+            emulation.ensure(arch, say=_say)
     if not config.option.collectonly:
         engine.connect()  # an engine that does not answer stops the run here, with one line
         if not target.dry_run:  # the bucket, the credentials and conditional writes, before any build
@@ -175,12 +183,12 @@ def pytest_generate_tests(metafunc):
     if "pair" not in metafunc.fixturenames:
         return
     params = []
-    for formula, stack in metafunc.config.stash[MATRIX]:
+    for formula, stack, arch in metafunc.config.stash[MATRIX]:
         marks = [pytest.mark.pair]
         reason = selection.unsupported(formula, stack)
         if reason:
             marks.append(pytest.mark.skip(reason=reason))
-        params.append(pytest.param((formula, stack), id=f"{formula.name}-{stack.name}", marks=marks))
+        params.append(pytest.param((formula, stack, arch), id=selection.pair_id(formula, stack, arch), marks=marks))
     metafunc.parametrize("pair", params)
 
 
@@ -226,9 +234,9 @@ def run_context(pytestconfig):
 
 @pytest.fixture
 def case(pair, run_context, record_property):
-    formula, stack = pair
-    record_property("pair", f"{formula.name}-{stack.name}")
-    case = Case(formula=formula, stack=stack, ctx=run_context, record_property=record_property)
+    formula, stack, arch = pair
+    record_property("pair", selection.pair_id(formula, stack, arch))
+    case = Case(formula=formula, stack=stack, arch=arch, ctx=run_context, record_property=record_property)
     case.note_end_of_life()
     return case
 

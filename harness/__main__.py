@@ -27,7 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import credentials, engine, images, manifest, matrix, published, rebuild, s3, settings, subjects
+from . import credentials, emulation, engine, images, manifest, matrix, published, rebuild, s3, settings, subjects
 from .errors import PairError, UsageError
 from .selection import parse_names
 from .stacks import load_stacks
@@ -47,6 +47,8 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     image = sub.add_parser("build-image", help="print the stack's build image id, bringing it up to date first")
     image.add_argument("stack")
+    image.add_argument("--arch", default=emulation.host_arch(),
+                       help=f"the image's architecture (default: this machine's, {emulation.host_arch()})")
     check = sub.add_parser("check-published", help="prove every archive the manifest lists, and list strays")
     check.add_argument("--s3-bucket", help="bucket (default: S3_BUCKET from --env-file, then the environment)")
     check.add_argument("--s3-prefix", help="prefix (default: S3_PREFIX from --env-file, then the environment)")
@@ -84,9 +86,11 @@ def main(argv=None):
     try:
         stacks = load_stacks(ROOT / "stacks")
         (name,) = parse_names([args.stack], list(stacks), "stack", "STACK")
+        (arch,) = parse_names([args.arch], list(stacks[name].architectures), f"architecture of {name}", "--arch")
+        emulation.ensure(arch, say=lambda message: print(message, file=sys.stderr))
         client = engine.connect()
         build, _ = images.ensure_stack_images(client, stacks[name], settings.cache_dir() / "locks",
-                                              log=lambda message: print(message, file=sys.stderr))
+                                              log=lambda message: print(message, file=sys.stderr), arch=arch)
     except (UsageError, PairError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

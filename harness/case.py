@@ -20,7 +20,7 @@ import zstandard
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import archive_checks, build, cext_check, engine, images, provenance, publish, s3, sbom, sources, verify
+from . import archive_checks, build, cext_check, engine, images, provenance, publish, s3, sbom, selection, sources, verify
 from .check import Check
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
@@ -66,7 +66,7 @@ class Case:
 
     @property
     def pair(self):
-        return f"{self.formula.name}-{self.stack.name}"
+        return selection.pair_id(self.formula, self.stack, self.arch)
 
     @property
     def log_path(self) -> Path:
@@ -110,7 +110,7 @@ class Case:
         started = time.monotonic()
         self.build_image, self.run_image = images.ensure_stack_images(
             self.ctx.docker, self.stack, self.ctx.cache_dir / "locks", log=lambda message: self.say(message),
-            freshness=self.ctx.freshness)
+            freshness=self.ctx.freshness, arch=self.arch)
         self.note("time_images", round(time.monotonic() - started, 1))
 
     def cache_key(self) -> str:
@@ -125,6 +125,11 @@ class Case:
             "archive_format": ARCHIVE_FORMAT,
             "zstd_level": archive_mod.ZSTD_LEVELS[self.ctx.profile],
         }
+        if self.arch != "amd64":
+            # Package lists can be the same for two architectures (dpkg names native packages without
+            # one), so the architecture itself is an input; amd64 keys stay what they were before
+            # architectures were part of a pair, so archives already built and published are found.
+            inputs["arch"] = self.arch
         if self.ctx.profile_data:
             inputs["profile_data"] = file_sha256(self.ctx.profile_data)
         return inputs_sha256(inputs)
@@ -337,7 +342,8 @@ class Case:
             runtime, run_image_facts = verify.runtime_checks(self.ctx.docker, self.run_image, archive,
                                                              self.formula.version, self.ctx.run_id, self.pair, work,
                                                              build_image=self.build_image, wheels=wheels,
-                                                             build_flags=self.record.get("build_flags"))
+                                                             build_flags=self.record.get("build_flags"),
+                                                             arch=self.arch)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         checks += runtime

@@ -78,13 +78,14 @@ done
 # The libraries each ELF file needs, as the run image resolves them ("=> not found" is a failure),
 # then the packages they come from (library_packages, run_image_os).
 LDD_SCAN = "scan=$(" + _for_each_elf('ldd "$f" 2>&1 || true') + ")" + _LIBRARY_OWNERS
-# Each ELF file's program headers (-l; one line each with -W) and dynamic section (-d): its search
+# Each ELF file's header (-h: its machine, for elf_architecture), program headers (-l; one line
+# each with -W) and dynamic section (-d): its search
 # paths for elf_runpaths_relative, its segments and binding for elf_hardening; its
 # .GCC.command.line section (the options that made its code) for build_flags_check; and for the
 # interpreter and libpython3.X.so their exported symbols (interpreter_static) and notes (-n: BOLT
 # leaves a .note.bolt_info with its command line, for build_flags_check). One walk of the tree,
 # one container.
-READELF_SCAN = _for_each_elf('readelf -lW -d "$f" 2>&1 || true; readelf -p .GCC.command.line "$f" 2>/dev/null || true; '
+READELF_SCAN = _for_each_elf('readelf -hlW -d "$f" 2>&1 || true; readelf -p .GCC.command.line "$f" 2>/dev/null || true; '
                              'case "$f" in */bin/python3.*|*/lib/libpython3.*.so*) readelf --dyn-syms -n -W "$f";; esac')
 
 
@@ -233,3 +234,24 @@ def elf_hardening_check(readelf_out: str) -> Check:
     if short:
         return Check("elf_hardening", False, f"{len(short)} of {len(files)} ELF files fall short: {_capped(short)}")
     return Check("elf_hardening", True, f"{len(files)} ELF files: full RELRO, non-executable stack, no W+X segment")
+
+
+# The ELF header's machine, as readelf names it, of each architecture a stack may declare.
+MACHINES = {"amd64": "Advanced Micro Devices X86-64", "arm64": "AArch64"}
+MACHINE_LINE = re.compile(r"^\s*Machine:\s*(.+?)\s*$", re.MULTILINE)
+
+
+def elf_architecture_check(readelf_out: str, arch: str) -> Check:
+    """Every ELF file of the archive is for the pair's architecture (readelf -h: Machine), read
+    from the binaries themselves: an arm64 pair built on the wrong image, or a stray host binary,
+    would otherwise publish under the arm64 key and fail only on the users' machines."""
+    files = _by_file(readelf_out)
+    if not files:
+        return Check("elf_architecture", False, "no ELF file found in the tree")
+    want = MACHINES[arch]
+    wrong = [f"{name}: {(MACHINE_LINE.search(text) or [None, 'no ELF header'])[1]}" for name, text in files.items()
+             if (MACHINE_LINE.search(text) or [None, None])[1] != want]
+    if wrong:
+        return Check("elf_architecture", False, f"{len(wrong)} of {len(files)} ELF files are not {arch} ({want}): "
+                                                f"{_capped(wrong)}")
+    return Check("elf_architecture", True, f"{len(files)} ELF files, all {arch} ({want})")

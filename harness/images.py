@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +50,11 @@ class Freshness:
 
 @dataclass(frozen=True)
 class StackImage:
-    """A build or run image and what it holds: its installed packages, name -> version."""
+    """A build or run image and what it holds: its installed packages, name -> version, and the
+    architecture dpkg inside it says it is for."""
     image: object
     packages: dict
+    arch: str = "amd64"
 
     @property
     def id(self):
@@ -62,15 +65,17 @@ class StackImage:
         return hashlib.sha256("".join(f"{n}={v}\n" for n, v in sorted(self.packages.items())).encode()).hexdigest()
 
     def describe(self) -> dict:
-        return {"id": self.id, "packages_sha256": self.packages_sha256, "packages": dict(sorted(self.packages.items()))}
+        return {"id": self.id, "architecture": self.arch, "packages_sha256": self.packages_sha256,
+                "packages": dict(sorted(self.packages.items()))}
 
 
-def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Freshness()):
-    """Return (build image, run image) for the stack as StackImages, making whatever is missing
-    and refreshing what is stale."""
+def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Freshness(), arch="amd64"):
+    """Return (build image, run image) for the stack and architecture as StackImages, making
+    whatever is missing and refreshing what is stale. The architecture is read back from each
+    image (its config, and dpkg inside it), never assumed: an image for another one is an error."""
     lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_dir / f"images-{stack.name}.lock")):
-        current = [_current_layered(client, stack, role) for role in ROLES]
+    with FileLock(str(lock_dir / f"images-{_name(stack, arch)}.lock")):
+        current = [_current_layered(client, stack, role, arch) for role in ROLES]
         reason = _refresh_reason(current, freshness)
         if reason:
             log(f"{stack.name}: refreshing the stack's images ({reason})")
@@ -79,10 +84,16 @@ def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Fres
         for role in ROLES:
             name = stack.base_for(role)
             if name not in bases:
-                bases[name] = ensure_base_image(client, stack, role, log, fresh=bool(reason))
+                bases[name] = ensure_base_image(client, stack, role, log, fresh=bool(reason), arch=arch)
             made.append(_ensure_layered(client, stack, role, bases[name], log, fresh=bool(reason),
-                                        run_id=freshness.run_id))
-        images = [StackImage(image, packages_of(client, image, lock_dir.parent)) for image in made]
+                                        run_id=freshness.run_id, arch=arch))
+        images = [StackImage(image, packages_of(client, image, lock_dir.parent),
+                             architecture_of(client, image, lock_dir.parent)) for image in made]
+        for role, image in zip(ROLES, images):
+            declared = image.image.attrs.get("Architecture")
+            if image.arch != arch or declared != arch:
+                raise PairError(f"stack {stack.name}: its {role} image for {arch} is for {image.arch} (dpkg inside "
+                                f"it) and says {declared} (its config): remove {image.image.tags or image.id} and run again")
         if reason:
             for role, old, new in zip(ROLES, current, images):
                 before = packages_of(client, old, lock_dir.parent) if old is not None else None
@@ -123,6 +134,20 @@ def packages_of(client, image, cache_dir: Path) -> dict:
     return packages
 
 
+def architecture_of(client, image, cache_dir: Path) -> str:
+    """What dpkg inside the image says it is for (dpkg --print-architecture), kept by image id."""
+    cache = cache_dir / "image-packages" / (image.id.split(":")[-1] + ".arch")
+    if cache.exists():
+        return cache.read_text().strip()
+    out = client.containers.run(image.id, ["dpkg", "--print-architecture"], network_mode="none", remove=True,
+                                user="0:0").decode().strip()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(out + "\n")
+    partial.replace(cache)
+    return out
+
+
 def describe_changes(before: dict | None, after: dict) -> str:
     if before is None:
         return f"{len(after)} packages"
@@ -134,34 +159,42 @@ def describe_changes(before: dict | None, after: dict) -> str:
     return f"{len(changes)} package(s) changed: {shown}"
 
 
-def _current_layered(client, stack, role):
+def _current_layered(client, stack, role, arch="amd64"):
     """The build or run image the stack's tags point at now, or None."""
-    base = _get(client, _base_tag(stack, role))
-    return _get(client, _tag(stack, role, _layered_inputs(stack, role, base))) if base else None
+    base = _get(client, _base_tag(stack, role, arch))
+    return _get(client, _tag(stack, role, _layered_inputs(stack, role, base), arch)) if base else None
 
 
-def _base_tag(stack, role):
+def _name(stack, arch) -> str:
+    """The stack's name in image tags and lock files: amd64 images keep the names they had before
+    architectures were part of a pair (so the images already made are still found)."""
+    return stack.name if arch == "amd64" else f"{stack.name}-{arch}"
+
+
+def _base_tag(stack, role, arch="amd64"):
     inputs = {"image": stack.base_for(role), "suite": stack.debian_suite, "variant": "minbase"}
-    return f"{REPOSITORY}/{stack.name}-base:{inputs_sha256(inputs)[:16]}"
+    if arch != "amd64":
+        inputs["arch"] = arch
+    return f"{REPOSITORY}/{_name(stack, arch)}-base:{inputs_sha256(inputs)[:16]}"
 
 
-def ensure_base_image(client, stack, role, log, fresh=False):
+def ensure_base_image(client, stack, role, log, fresh=False, arch="amd64"):
     name = stack.base_for(role)
-    tag = _base_tag(stack, role)
+    tag = _base_tag(stack, role, arch)
     existing = _get(client, tag)
     if existing and not fresh:
         return existing
     try:
-        log(f"{stack.name}: pulling {name}")
-        image = client.images.pull(name)
+        log(f"{stack.name}: pulling {name} ({arch})")
+        image = client.images.pull(name, platform=f"linux/{arch}") if arch != "amd64" else client.images.pull(name)
     except docker.errors.APIError as exc:
         if not stack.debian_suite:
             raise PairError(
-                f"stack {stack.name}: base image {name} cannot be pulled "
+                f"stack {stack.name}: base image {name} cannot be pulled for {arch} "
                 f"({exc.explanation or exc}) and the stack names no debian_suite to bootstrap from"
             ) from None
-        log(f"{stack.name}: {name} cannot be pulled; bootstrapping {stack.debian_suite} from Debian")
-        image = _bootstrap(client, stack, log)
+        log(f"{stack.name}: {name} cannot be pulled; bootstrapping {stack.debian_suite} ({arch}) from Debian")
+        image = _bootstrap(client, stack, log, arch)
     image.tag(*tag.split(":"))
     return client.images.get(tag)
 
@@ -186,7 +219,7 @@ def _ensure_debootstrap(stack, log):
     )
 
 
-def _bootstrap(client, stack, log):
+def _bootstrap(client, stack, log, arch="amd64"):
     _ensure_debootstrap(stack, log)
     _ensure_keyring(stack, log)
     try:
@@ -198,7 +231,9 @@ def _bootstrap(client, stack, log):
         # The Release file's signature is checked against Debian's archive keyring, and a
         # bootstrap whose signature cannot be checked fails rather than falling back to trust.
         result = subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--keyring={KEYRING}", "--force-check-gpg",
+            # A foreign --arch runs debootstrap's second stage through the emulator
+            # (harness/emulation.py registers it before any image of that architecture is made).
+            ["debootstrap", "--variant=minbase", f"--arch={arch}", f"--keyring={KEYRING}", "--force-check-gpg",
              stack.debian_suite, str(rootfs), mirror],
             capture_output=True, text=True,
         )
@@ -213,11 +248,48 @@ def _bootstrap(client, stack, log):
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True)
         log(f"{stack.name}: importing the bootstrapped {stack.debian_suite} into Docker")
         answer = client.api.import_image_from_file(
-            str(tarball), repository=f"{REPOSITORY}/{stack.name}-bootstrap", tag="latest",
+            str(tarball), repository=f"{REPOSITORY}/{_name(stack, arch)}-bootstrap", tag="latest",
             changes=['CMD ["bash"]', f'LABEL {LABEL}.stack="{stack.name}"'],
         )
     image_id = json.loads(answer.strip().splitlines()[-1])["status"]
-    return client.images.get(image_id)
+    image = _with_architecture(client, client.images.get(image_id), arch)
+    image.tag(f"{REPOSITORY}/{_name(stack, arch)}-bootstrap", "latest")  # the relabelled one, not the import
+    return client.images.get(image.id)
+
+
+def _with_architecture(client, image, arch):
+    """The image, its config saying `arch`. Docker 20.10's import records the engine's own
+    architecture whatever the files are for (its --platform does not change it), and images built
+    FROM it inherit that: an arm64 root file system would be labelled amd64. The config is edited
+    in a `docker save` of the image and loaded back (a new id: the id is the config's hash)."""
+    if image.attrs.get("Architecture") == arch:
+        return image
+    with tempfile.TemporaryDirectory(prefix="pyruntimes-arch-") as tmp:
+        saved, edited = Path(tmp) / "saved.tar", Path(tmp) / "edited.tar"
+        with open(saved, "wb") as out:
+            for chunk in image.save(named=False):
+                out.write(chunk)
+        with tarfile.open(saved) as source, tarfile.open(edited, "w") as target:
+            manifest = json.loads(source.extractfile("manifest.json").read())
+            old_config = manifest[0]["Config"]
+            config = json.loads(source.extractfile(old_config).read())
+            config["architecture"] = arch
+            if arch == "arm64":
+                config["variant"] = "v8"
+            config_bytes = json.dumps(config, separators=(",", ":")).encode()
+            new_config = hashlib.sha256(config_bytes).hexdigest() + ".json"
+            manifest[0]["Config"] = new_config
+            for member in source:
+                if member.name in ("manifest.json", old_config):
+                    continue
+                target.addfile(member, source.extractfile(member) if member.isfile() else None)
+            for name, data in ((new_config, config_bytes), ("manifest.json", json.dumps(manifest).encode())):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                target.addfile(info, io.BytesIO(data))
+        with open(edited, "rb") as data:
+            [loaded] = client.images.load(data.read())
+    return loaded
 
 
 def _ensure_keyring(stack, log):
@@ -241,13 +313,13 @@ def _signature_failure(output: str) -> str:
     return ""
 
 
-def _ensure_layered(client, stack, role, base, log, fresh=False, run_id=""):
+def _ensure_layered(client, stack, role, base, log, fresh=False, run_id="", arch="amd64"):
     inputs = _layered_inputs(stack, role, base)
-    tag = _tag(stack, role, inputs)
+    tag = _tag(stack, role, inputs, arch)
     existing = _get(client, tag)
     if existing and not fresh:
         return existing
-    log(f"{stack.name}: building the {role} image ({len(inputs['packages'])} packages)")
+    log(f"{stack.name}: building the {role} image for {arch} ({len(inputs['packages'])} packages)")
     lines = [f"FROM {base.id}"]
     if inputs["packages"]:
         lines += [
@@ -276,8 +348,8 @@ def _layered_inputs(stack, role, base) -> dict:
     return {**stack.image_inputs(role), "base_id": base.id}
 
 
-def _tag(stack, role, inputs):
-    return f"{REPOSITORY}/{stack.name}-{role}:{inputs_sha256(inputs)[:16]}"
+def _tag(stack, role, inputs, arch="amd64"):
+    return f"{REPOSITORY}/{_name(stack, arch)}-{role}:{inputs_sha256(inputs)[:16]}"
 
 
 def _get(client, tag):

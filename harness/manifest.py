@@ -1,6 +1,11 @@
 """The manifest: one JSON document at the prefix listing every published runtime per stack.
 
-    {"stacks": {"debian-12": {"python-3.13.15": {"version": ..., "key": ..., "sha256": ..., ...}}}}
+    {"stacks": {"debian-12": {"python-3.13.15": {"version": ..., "arch": "amd64", "key": ..., ...}}},
+     "architectures": {"arm64": {"stacks": {"heroku-24": {"python-3.13.15": {..., "arch": "arm64"}}}}}}
+
+amd64 entries are where they were before architectures were part of a pair, so a manifest
+published then reads the same, and a consumer written for it keeps finding the amd64 runtimes;
+every other architecture has a "stacks" of its own under "architectures".
 
 Updated with optimistic concurrency: the write carries If-Match with the ETag we read (or
 If-None-Match: * when there is none yet) and is retried on conflict, so parallel workers and
@@ -51,17 +56,34 @@ def read(client, target: s3.Target) -> tuple[dict, dict]:
     return manifest, {"IfMatch": current["ETag"]}
 
 
-def entry(manifest: dict, stack: str, runtime: str) -> dict | None:
-    return manifest.get("stacks", {}).get(stack, {}).get(runtime)
+def stacks_of(manifest: dict, arch: str = "amd64", create=False) -> dict:
+    """{stack: {runtime: entry}} of one architecture."""
+    if arch == "amd64":
+        return manifest.setdefault("stacks", {}) if create else manifest.get("stacks", {})
+    if create:
+        return manifest.setdefault("architectures", {}).setdefault(arch, {}).setdefault("stacks", {})
+    by_arch = manifest.get("architectures", {})
+    return (by_arch.get(arch) or {}).get("stacks", {}) if isinstance(by_arch, dict) else {}
 
 
-def update(client, target: s3.Target, stack: str, runtime: str, new_entry: dict, attempts=50):
+def architectures(manifest: dict) -> list[str]:
+    by_arch = manifest.get("architectures", {})
+    return ["amd64"] + sorted(by_arch if isinstance(by_arch, dict) else [])
+
+
+def entry(manifest: dict, stack: str, runtime: str, arch: str = "amd64") -> dict | None:
+    runtimes = stacks_of(manifest, arch).get(stack, {})
+    return runtimes.get(runtime) if isinstance(runtimes, dict) else None
+
+
+def update(client, target: s3.Target, stack: str, runtime: str, new_entry: dict, attempts=50, arch: str = "amd64"):
     """Add or replace one entry, retrying on concurrent updates."""
     key = key_for(target)
     for attempt in range(attempts):
         manifest, condition = read(client, target)
-        manifest.setdefault("stacks", {}).setdefault(stack, {})[runtime] = new_entry
-        manifest["stacks"][stack] = dict(sorted(manifest["stacks"][stack].items()))
+        stacks = stacks_of(manifest, arch, create=True)
+        stacks.setdefault(stack, {})[runtime] = new_entry
+        stacks[stack] = dict(sorted(stacks[stack].items()))
         try:
             client.put_object(Bucket=target.bucket, Key=key, ContentType="application/json",
                               Body=json.dumps(manifest, indent=2, sort_keys=True).encode(), **condition)

@@ -4,7 +4,7 @@
                   "runner": "ubuntu-24.04", "profile": "release", "source_sha256": "..."}, ...]}
 
 A workflow takes it whole (`strategy: matrix: ${{ fromJSON(...) }}`) and runs each entry as
-`pytest test_runtimes.py --runtimes RUNTIME --stacks STACK --profile PROFILE`. The pairs are
+`pytest test_runtimes.py --runtimes RUNTIME --stacks STACK --arch ARCH --profile PROFILE`. The pairs are
 harness/selection.py's, the ones pytest collects; this module only adds one entry per architecture
 the stack declares, the runner that builds it natively (stacks/runners.toml), and the source's
 sha256 (the key of the verified-source cache). Pairs pytest would skip (a formula that lists other
@@ -47,17 +47,17 @@ def build(root: Path, runtimes=None, stacks=None, arch=None, profile="release", 
         raise UsageError(f"--profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     arches = parse_names(arch, sorted(ARCHITECTURES), "architecture", "--arch")
     runners = load_runners(root / RUNNERS_FILE)
-    pairs = select(root, runtimes, stacks, changed_since)
-    if not pairs:  # only --changed-since empties a selection of valid names
+    every_arch = select(root, runtimes, stacks, changed_since)
+    if not every_arch:  # only --changed-since empties a selection of valid names
         raise NothingSelected(f"nothing selected: no formula, stack or build input changed since {changed_since}")
-    built = [(formula, stack) for formula, stack in pairs if not unsupported(formula, stack)]
+    built = [(formula, stack, a) for formula, stack, a in every_arch if not unsupported(formula, stack)]
     if not built:
-        raise NothingSelected("nothing selected: " + "; ".join(sorted({unsupported(f, s) for f, s in pairs})))
+        raise NothingSelected("nothing selected: " + "; ".join(sorted({unsupported(f, s) for f, s, _ in every_arch})))
     include = [{"runtime": formula.name, "stack": stack.name, "arch": a, "runner": runners[a], "profile": profile,
                 "source_sha256": formula.sha256}
-               for formula, stack in built for a in stack.architectures if a in arches]
+               for formula, stack, a in built if a in arches]
     if not include:
-        declared = ", ".join(f"{s.name}: {' '.join(s.architectures)}" for s in dict.fromkeys(s for _, s in built))
+        declared = ", ".join(f"{s.name}: {' '.join(s.architectures)}" for s in dict.fromkeys(s for _, s, _ in built))
         raise NothingSelected(f"nothing selected: no selected stack declares {' or '.join(arches)} ({declared})")
     if len(include) > GITHUB_MATRIX_LIMIT:
         raise UsageError(f"{len(include)} pairs selected, and a GitHub Actions matrix takes at most "

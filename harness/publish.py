@@ -213,10 +213,10 @@ def _converge(client, target, local: Local, remote: Remote) -> list[str]:
     if _ensure_profile(client, target, local, bucket_record):
         written.append("profile")
     current, _ = manifest.read(client, target)
-    stack, runtime = _stack_and_runtime(local.keys)
+    stack, arch, runtime = _stack_arch_runtime(local.keys)
     wanted = manifest_entry(local, remote)
-    if manifest.entry(current, stack, runtime) != wanted:
-        manifest.update(client, target, stack, runtime, wanted)
+    if manifest.entry(current, stack, runtime, arch) != wanted:
+        manifest.update(client, target, stack, runtime, wanted, arch=arch)
         written.append("manifest entry")
     return written
 
@@ -258,10 +258,10 @@ def manifest_entry(local: Local, remote: Remote) -> dict:
     return entry
 
 
-def _stack_and_runtime(keys: s3.Keys):
+def _stack_arch_runtime(keys: s3.Keys):
     # PREFIX/STACK/ARCH/RUNTIME.tar.zst
-    stack, _arch, filename = keys.archive.rsplit("/", 3)[-3:]
-    return stack, filename.removesuffix(".tar.zst")
+    stack, arch, filename = keys.archive.rsplit("/", 3)[-3:]
+    return stack, arch, filename.removesuffix(".tar.zst")
 
 
 def record_sha256(record: dict) -> str | None:

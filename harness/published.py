@@ -28,17 +28,23 @@ class Problem:
 
 
 def listed_entries(document: dict, manifest_key: str) -> tuple[list[tuple[str, str, dict]], list[Problem]]:
-    """(stack, runtime, entry) for every entry of a manifest, and what in it is not shaped as one."""
+    """(stack, runtime, entry) for every entry of a manifest, of every architecture, and what in it
+    is not shaped as one."""
     entries, problems = [], []
-    for stack, runtimes in sorted(document.get("stacks", {}).items()):
-        if not isinstance(runtimes, dict):
-            problems.append(Problem(manifest_key, f"stack {stack!r} is not an object of runtimes"))
+    for arch in manifest.architectures(document):
+        stacks = manifest.stacks_of(document, arch)
+        if not isinstance(stacks, dict):
+            problems.append(Problem(manifest_key, f"the stacks of {arch} are not an object"))
             continue
-        for runtime, entry in sorted(runtimes.items()):
-            if isinstance(entry, dict):
-                entries.append((stack, runtime, entry))
-            else:
-                problems.append(Problem(manifest_key, f"the entry for {runtime} on {stack} is not an object"))
+        for stack, runtimes in sorted(stacks.items()):
+            if not isinstance(runtimes, dict):
+                problems.append(Problem(manifest_key, f"stack {stack!r} ({arch}) is not an object of runtimes"))
+                continue
+            for runtime, entry in sorted(runtimes.items()):
+                if isinstance(entry, dict):
+                    entries.append((stack, runtime, entry))
+                else:
+                    problems.append(Problem(manifest_key, f"the entry for {runtime} on {stack} ({arch}) is not an object"))
     return entries, problems
 
 

@@ -49,11 +49,12 @@ def fetch(client, target: s3.Target, runtime: str, stack: str, arch: str, into: 
     document, condition = manifest.read(client, target)
     if condition == manifest.ABSENT:
         raise UsageError(f"{target.url(manifest.key_for(target))} does not exist: nothing is published under this prefix")
-    entry = manifest.entry(document, stack, runtime)
+    entry = manifest.entry(document, stack, runtime, arch)
     if entry is None:
-        raise UsageError(f"the manifest lists no {runtime} on {stack}; listed there: "
-                         + (", ".join(f"{r} on {s}" for s, rs in sorted(document.get("stacks", {}).items()) for r in rs)
-                            or "nothing"))
+        listed = [f"{r} on {s}" + ("" if a == "amd64" else f" ({a})") for a in manifest.architectures(document)
+                  for s, rs in sorted(manifest.stacks_of(document, a).items()) for r in rs]
+        raise UsageError(f"the manifest lists no {runtime} on {stack} for {arch}; listed there: "
+                         + (", ".join(listed) or "nothing"))
     keys = s3.keys_for(target, stack, arch, runtime)
     archive = into / keys.filename
     say(f"downloading {target.url(keys.archive)}")
@@ -98,12 +99,12 @@ def same_recipe(record: dict, runtime: str) -> list[str]:
     return problems
 
 
-def build(runtime: str, stack: str, profile: str, out_dir: Path, profile_data: Path | None) -> tuple[int, dict, str]:
+def build(runtime: str, stack: str, arch: str, profile: str, out_dir: Path, profile_data: Path | None) -> tuple[int, dict, str]:
     """The pair built by the harness (a dry run) into out_dir: (exit status, what the pair
     recorded, the run's output)."""
     junit = out_dir / "rebuild.xml"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", "--runtimes", runtime,
-               "--stacks", stack, "--profile", profile, "--out-dir", str(out_dir), f"--junitxml={junit}"]
+               "--stacks", stack, "--arch", arch, "--profile", profile, "--out-dir", str(out_dir), f"--junitxml={junit}"]
     if profile_data:
         command.append(f"--profile-data={profile_data}")
     result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -185,7 +186,7 @@ def run(client, target: s3.Target, runtime: str, stack: str, arch: str, out_dir:
         profile = published.record.get("profile", "release")
         say(f"rebuilding {runtime} on {stack} ({profile}{', with the published profile' if published.profile else ''}) "
             f"in {out}")
-        status, properties, output = build(runtime, stack, profile, out, published.profile)
+        status, properties, output = build(runtime, stack, arch, profile, out, published.profile)
         rebuilt = Path(properties["archive"]) if properties.get("archive") else None
         if rebuilt is None or not rebuilt.exists():
             tail = "\n".join(output.splitlines()[-30:])

@@ -1,10 +1,13 @@
-"""Which runtime x stack pairs a run takes: the one selection that the pytest harness (conftest.py)
-and `python -m harness matrix` (the CI matrix) both make, so a workflow never repeats its rules.
+"""Which runtime x stack x architecture pairs a run takes: the one selection that the pytest harness
+(conftest.py) and `python -m harness matrix` (the CI matrix) both make, so a workflow never repeats
+its rules.
 
 The rules: --runtimes / --stacks name formulas and stacks (all when not given); every named runtime
 pairs with every named stack, in that order; --changed-since keeps the pairs whose inputs changed
-(harness/changes.py); a pair whose formula lists other stacks is unsupported (pytest reports it as
-skipped, the CI matrix leaves it out). A runtime or stack past its end of life is still selected.
+(harness/changes.py); each pair is then taken once per architecture its stack declares
+(stack.toml: architectures) that --arch names (all when not given); a pair whose formula lists
+other stacks is unsupported (pytest reports it as skipped, the CI matrix leaves it out). A runtime
+or stack past its end of life is still selected.
 """
 
 import re
@@ -13,23 +16,33 @@ from pathlib import Path
 from . import changes
 from .errors import UsageError
 from .formulas import load_formulas
-from .stacks import load_stacks
+from .stacks import ARCHITECTURES, load_stacks
 
 # release: PGO + LTO, what gets deployed; quick: neither, for validation.
 PROFILES = ("release", "quick")
 
 
-def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = None) -> list[tuple]:
-    """(formula, stack) pairs, runtime-major, from the option values (None: all); UsageError (or
-    DataFileError, for a formula or stack file that does not validate) before any work."""
+def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = None, arches=None) -> list[tuple]:
+    """(formula, stack, arch) triples, runtime-major, then stack, then the stack's architectures in
+    its order, from the option values (None: all); UsageError (or DataFileError, for a formula or
+    stack file that does not validate) before any work."""
     formulas = load_formulas(root / "builds" / "runtimes")
     all_stacks = load_stacks(root / "stacks")
     runtime_names = parse_names(runtimes, list(formulas), "runtime", "--runtimes")
     stack_names = parse_names(stacks, list(all_stacks), "stack", "--stacks")
+    arch_names = parse_names(arches, sorted(ARCHITECTURES), "architecture", "--arch")
     pairs = [(formulas[r], all_stacks[s]) for r in runtime_names for s in stack_names]
     if changed_since:
         pairs = changes.select_pairs(pairs, changes.changed_files(root, changed_since))
-    return pairs
+    return [(formula, stack, arch) for formula, stack in pairs for arch in stack.architectures if arch in arch_names]
+
+
+def pair_id(formula, stack, arch: str) -> str:
+    """A pair's name in test ids, logs, out-folder file names and the summary. amd64 pairs keep the
+    names they had before architectures were part of a pair (python-3.13.15-debian-12); other
+    architectures are named (python-3.13.15-heroku-24-arm64)."""
+    base = f"{formula.name}-{stack.name}"
+    return base if arch == "amd64" else f"{base}-{arch}"
 
 
 def unsupported(formula, stack) -> str | None:

@@ -38,7 +38,7 @@ def subjects(document: dict, records: list[dict]) -> list[tuple[str, str]]:
     """(sha256, key) of each archive the manifest lists with the sha256 one of the records names."""
     found = {}
     for record in records:
-        entry = manifest.entry(document, record["stack"], record["runtime"])
+        entry = manifest.entry(document, record["stack"], record["runtime"], record.get("arch", "amd64"))
         if entry and entry.get("key") and entry.get("sha256") == record["archive_sha256"]:
             found[entry["key"]] = entry["sha256"]
     return [(sha256, key) for key, sha256 in sorted(found.items())]

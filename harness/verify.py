@@ -45,7 +45,7 @@ CHECK_MODULES = (check, archive_checks, elf_checks, cext_check, embed_check, fla
 
 
 def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path,
-                   build_image=None, wheels: Path | None = None, build_flags: dict | None = None):
+                   build_image=None, wheels: Path | None = None, build_flags: dict | None = None, arch: str = "amd64"):
     """Extract the archive, then run the ldd scan and runtime_checks.py in the run image, and
     (given a build image) in the build image: readelf on every ELF file, a C extension built by pip,
     two embedding programs compiled (then run in the run image), and the compilation records read
@@ -82,6 +82,7 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
             checks.append(elf_checks.runpath_check(readelf_out))
             checks.append(elf_checks.interpreter_static_check(readelf_out))
             checks.append(elf_checks.elf_hardening_check(readelf_out))
+            checks.append(elf_checks.elf_architecture_check(readelf_out, arch))
             checks.append(flags_check.build_flags_check(readelf_out, build_flags))
             checks.append(flags_check.builtin_modules_check(readelf_out, build_flags))
             checks.append(_embedding(client, build_image, run_image, volumes, version, work_dir, run_id, pair))

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from harness import archive, settings
+from harness import archive, emulation, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The pair the pipeline tests build for real: the fastest of the runtimes buildable here.
-QUICK_311 = ["--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick"]
+# This machine's own architecture: the tests build its pairs only (an emulated one takes longer;
+# tests/test_arm64.py builds one on purpose).
+NATIVE = emulation.host_arch()
+QUICK_311 = ["--runtimes", "python-3.11.2", "--stacks", "debian-12", "--arch", NATIVE, "--profile", "quick"]
 PROJECT_FILES = ("conftest.py", "test_runtimes.py", "pytest.ini", "harness", "builds", "stacks")
 
 

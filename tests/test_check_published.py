@@ -88,7 +88,7 @@ def test_a_manifest_of_the_wrong_shape_is_named_not_a_traceback(tmp_path, target
     result = check_published(target)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
-    assert f"{target.prefix}manifest.json: stack 'debian-12' is not an object of runtimes" in lines
+    assert f"{target.prefix}manifest.json: stack 'debian-12' (amd64) is not an object of runtimes" in lines
     # ...and the two archives, which it no longer lists, are strays now.
     assert sum(line.endswith("an archive the manifest does not list") for line in lines) == 2
 

@@ -82,6 +82,6 @@ def test_broken_stack_names_file_and_field(tmp_path):
     (folder / "stack.toml").write_text(text.replace('"libssl-dev"', '"libssl dev"'))
     with pytest.raises(DataFileError, match=r"stack.toml: field 'build.packages': 'libssl dev' is not a Debian"):
         load_stacks(tmp_path / "stacks")
-    (folder / "stack.toml").write_text(text.replace('architectures = ["amd64"]', 'architectures = ["sparc"]'))
+    (folder / "stack.toml").write_text(text.replace('architectures = ["amd64", "arm64"]', 'architectures = ["sparc"]'))
     with pytest.raises(DataFileError, match="field 'architectures': 'sparc' is not one of amd64, arm64"):
         load_stacks(tmp_path / "stacks")

@@ -12,12 +12,12 @@ import pytest
 from filelock import FileLock
 
 from harness import s3server
-from tests.helpers import run_harness
+from tests.helpers import NATIVE, run_harness
 from tests.test_pipeline import table_row
 
 pytestmark = [pytest.mark.engine, pytest.mark.build, pytest.mark.slow]
 
-RELEASE_311 = ["test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "debian-12"]
+RELEASE_311 = ["test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "debian-12", "--arch", NATIVE]
 CANARY_KEY, CANARY_SECRET, CANARY_TOKEN = "AKIACANARY7Q2W", "canary-secret-5e1d9b", "canary-token-80c4f1"
 
 

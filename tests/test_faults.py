@@ -18,7 +18,7 @@ import pytest
 from harness import archive as archive_mod
 from harness import s3server
 from harness.engine import LABEL
-from tests.helpers import (QUICK_311, ROOT, EngineProxy, copy_project, failure_reason, run_harness, source_cache, table_row,
+from tests.helpers import (NATIVE, QUICK_311, ROOT, EngineProxy, copy_project, failure_reason, run_harness, source_cache, table_row,
                            uploaded_keys)
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
@@ -76,6 +76,7 @@ def test_a_failing_build_fails_its_pair_with_its_log_tail_and_the_others_finish(
     endpoint, client = s3
     run_id = uuid.uuid4().hex[:12]
     result = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2,python-3.13.15", "--stacks", "debian-12",
+                         "--arch", NATIVE,
                          "--profile", "quick", "-n", "2", "--out-dir", str(out), cwd=project,
                          env={s3server.ENDPOINT_ENV: endpoint, "PYRUNTIMES_RUN_ID": run_id})
     keys = uploaded_keys(client)

@@ -45,7 +45,7 @@ def tree(tmp_path):
         # As verify runs them, in one container: the sysconfig line, then every readelf the checks read.
         out = f"{flags_check.SYSCONFIG_LINE} {json.dumps(sysconfig)}\n"
         for name in ("bin/python3.99", "lib/libpython3.99.so.1.0"):
-            text = subprocess.run(["readelf", "-lW", "-d", "-p", ".GCC.command.line", "--dyn-syms", tmp_path / name],
+            text = subprocess.run(["readelf", "-hlW", "-d", "-p", ".GCC.command.line", "--dyn-syms", tmp_path / name],
                                   capture_output=True, text=True).stdout
             out += f"== {VERIFY_PREFIX}/{name}\n{text}\n"
         return out
@@ -183,3 +183,13 @@ def test_a_module_both_built_in_and_in_lib_dynload_is_named(modules_scan):
 def test_no_statement_of_built_in_modules_fails(modules_scan):
     check = flags_check.builtin_modules_check(modules_scan, STATED)
     assert not check.ok and "stated no builtin_modules" in check.detail
+
+
+def test_elf_files_of_the_pairs_architecture_pass_and_others_are_named(tree):
+    # This machine's gcc makes x86-64 code: right for an amd64 pair, wrong for an arm64 one.
+    tree("-O3")
+    check = elf_checks.elf_architecture_check(tree.scan(), "amd64")
+    assert check.ok and check.detail == "2 ELF files, all amd64 (Advanced Micro Devices X86-64)", check.detail
+    check = elf_checks.elf_architecture_check(tree.scan(), "arm64")
+    assert not check.ok
+    assert check.detail.startswith("2 of 2 ELF files are not arm64 (AArch64): bin/python3.99: Advanced Micro Devices X86-64")

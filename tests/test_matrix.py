@@ -39,13 +39,23 @@ def entries(*args, cwd=ROOT):
     return document["include"]
 
 
-def collected(*args, cwd=ROOT):
-    """(runtime, stack) of every pair pytest would run, in its order: its own collection, less the
-    pairs it would skip (-m 'not skip' drops the cases carrying skip marks)."""
+def collected_ids(*args, cwd=ROOT):
+    """The id of every pair pytest would run, in its order: its own collection, less the pairs it
+    would skip (-m 'not skip' drops the cases carrying skip marks)."""
     result = run_harness("test_runtimes.py", "--collect-only", "-q", "-m", "not skip", *args, cwd=cwd)
     assert result.returncode in (0, 5), result.stdout + result.stderr
-    ids = [line.split("[", 1)[1].rstrip("]") for line in result.stdout.splitlines() if "::test_runtime[" in line]
-    return [(f"python-{version}", stack) for _, version, stack in (i.split("-", 2) for i in ids)]
+    return [line.split("[", 1)[1].rstrip("]") for line in result.stdout.splitlines() if "::test_runtime[" in line]
+
+
+def collected(*args, cwd=ROOT):
+    """(runtime, stack) of every pair pytest would run (once, whatever its architectures), in its order."""
+    ids = [i.removesuffix("-arm64") for i in collected_ids(*args, cwd=cwd)]
+    return list(dict.fromkeys((f"python-{version}", stack) for _, version, stack in (i.split("-", 2) for i in ids)))
+
+
+def ids_of(listing):
+    """The pytest ids of the matrix's entries (amd64 pairs keep the ids they had: harness/selection.py)."""
+    return [f"{e['runtime']}-{e['stack']}" + ("" if e["arch"] == "amd64" else f"-{e['arch']}") for e in listing]
 
 
 def pairs_of(listing):
@@ -63,11 +73,12 @@ def test_the_matrix_is_what_pytest_collects_once_per_declared_architecture(args)
     assert pairs and pairs_of(listing) == pairs
     expected = [(runtime, stack, arch) for runtime, stack in pairs for arch in STACKS[stack].architectures]
     assert [(e["runtime"], e["stack"], e["arch"]) for e in listing] == expected
+    assert ids_of(listing) == collected_ids(*args)  # the very pairs, architecture included, in pytest's order
     assert {e["profile"] for e in listing} == {"release"}
 
 
 def test_entries_carry_the_profile_and_the_source_sha256():
-    [entry] = entries("--runtimes", "python-3.13.15", "--stacks", "debian-12", "--profile", "quick")
+    [entry] = entries("--runtimes", "python-3.13.15", "--stacks", "debian-12", "--arch", "amd64", "--profile", "quick")
     assert entry == {"runtime": "python-3.13.15", "stack": "debian-12", "arch": "amd64",
                      "runner": RUNNERS["amd64"], "profile": "quick",
                      "source_sha256": "1e66a7945a48390ee4c2a4268a0e4185884059a13c4aab6d148aa208deea4a76"}
@@ -84,9 +95,9 @@ def test_arch_keeps_the_stacks_that_declare_it():
 
 
 def test_an_arch_no_selected_stack_declares_selects_nothing():
-    result = matrix("--arch", "arm64", "--stacks", "debian-12")
+    result = matrix("--arch", "arm64", "--stacks", "debian-11")
     assert result.returncode == 5 and result.stdout == ""
-    assert result.stderr.splitlines() == ["nothing selected: no selected stack declares arm64 (debian-12: amd64)"]
+    assert result.stderr.splitlines() == ["nothing selected: no selected stack declares arm64 (debian-11: amd64)"]
 
 
 @pytest.mark.parametrize("args, words", [
@@ -117,7 +128,7 @@ def test_a_broken_runners_file_names_the_file_and_the_field(tmp_path):
 def test_a_stack_with_no_architecture_is_refused(tmp_path):
     project = copy_project(tmp_path / "project")
     stack = project / "stacks" / "debian-12" / "stack.toml"
-    stack.write_text(stack.read_text().replace('architectures = ["amd64"]', "architectures = []"))
+    stack.write_text(stack.read_text().replace('architectures = ["amd64", "arm64"]', "architectures = []"))
     assert_one_line_error(matrix(cwd=project), "field 'architectures': is empty")
 
 

@@ -3,7 +3,7 @@ line instead of shipping unprofiled. Slow (an instrumented build takes minutes):
 
 import pytest
 
-from tests.helpers import copy_project, failure_reason, run_harness
+from tests.helpers import NATIVE, copy_project, failure_reason, run_harness
 
 pytestmark = [pytest.mark.engine, pytest.mark.build, pytest.mark.slow]
 
@@ -18,7 +18,7 @@ def test_a_training_run_that_crashes_fails_the_release_build(tmp_path):
     # The instrumented interpreter aborts (SIGABRT) instead of running the training tests.
     script.write_text(text.replace(TRAINING, '[sys.executable, "-c", "import os; os.abort()"]'))
     out = tmp_path / "out"
-    result = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "debian-12",
+    result = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "debian-12", "--arch", NATIVE,
                          "--out-dir", str(out), cwd=project)
     assert result.returncode == 1, result.stdout[-3000:]
     reason = failure_reason(result.stdout)

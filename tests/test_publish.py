@@ -273,7 +273,7 @@ def test_preflight_refuses_a_store_that_ignores_conditional_writes(target):
 def test_a_deploy_plan_says_preflight_and_skips_what_is_published(endpoint, tmp_path):
     """The real harness with --deploy --plan: the pre-flight lines come first, and a pair whose key
     is already in the bucket would be skipped, not built."""
-    from tests.helpers import run_harness, table_row
+    from tests.helpers import NATIVE, run_harness, table_row
 
     bucket = "plan-" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]
     target = s3.Target(bucket=bucket, prefix="rt/", endpoint=endpoint)
@@ -282,6 +282,7 @@ def test_a_deploy_plan_says_preflight_and_skips_what_is_published(endpoint, tmp_
     client.put_object(Bucket=bucket, Key="rt/debian-12/amd64/python-3.11.2.tar.zst", Body=b"x",
                       Metadata={"sha256": "ab" * 32})
     result = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2,python-3.13.15", "--stacks", "debian-12",
+                         "--arch", NATIVE,
                          "--deploy", "--plan", "--s3-bucket", bucket, "--s3-prefix", "rt", "--out-dir", str(tmp_path),
                          env={"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
                               "AWS_REGION": "us-east-1", "AWS_PROFILE": None, "AWS_EC2_METADATA_DISABLED": "true"})
@@ -291,3 +292,26 @@ def test_a_deploy_plan_says_preflight_and_skips_what_is_published(endpoint, tmp_
     assert table_row(result.stdout, "python-3.11.2-debian-12")[1:3] == ["would", "skip"]
     assert table_row(result.stdout, "python-3.13.15-debian-12")[1:3] == ["would", "build"]
     assert objects(target) == ["rt/debian-12/amd64/python-3.11.2.tar.zst"]  # the probe left nothing
+
+
+def test_an_arm64_build_gets_its_own_entry_beside_the_amd64_one(tmp_path, target):
+    """Architecture is part of a pair (issue 14): the arm64 build of a runtime on a stack is
+    published at its own key and listed under "architectures", and the amd64 entry (where a
+    manifest written before architectures were part of a pair has it) is left as it was."""
+    from dataclasses import replace
+
+    client = s3.client_for(target)
+    amd64 = local_build(tmp_path, target, content=b"x86-64 build", name="amd64.tar.zst")
+    assert publish.publish(client, target, amd64).ok
+    before = manifest_of(target)
+    arm64 = replace(local_build(tmp_path, target, content=b"aarch64 build", name="arm64.tar.zst"),
+                    keys=s3.keys_for(target, "debian-12", "arm64", "python-3.13.15"),
+                    entry={**ENTRY, "arch": "arm64"})
+    assert arm64.keys.archive == target.prefix + "debian-12/arm64/python-3.13.15.tar.zst"
+    assert publish.publish(client, target, arm64).ok
+    after = manifest_of(target)
+    assert after["stacks"] == before["stacks"]  # the amd64 entry: untouched, where it always was
+    entry = after["architectures"]["arm64"]["stacks"]["debian-12"]["python-3.13.15"]
+    assert (entry["key"], entry["sha256"], entry["arch"]) == (arm64.keys.archive, arm64.sha256, "arm64")
+    assert manifest.entry(after, "debian-12", "python-3.13.15", "arm64") == entry
+    assert manifest.entry(after, "debian-12", "python-3.13.15")["sha256"] == amd64.sha256

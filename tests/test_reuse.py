@@ -8,7 +8,7 @@ unchanged key is reused. That a reused archive really skips the build is shown i
 
 import pytest
 
-from tests.helpers import copy_project, run_harness
+from tests.helpers import NATIVE, copy_project, run_harness
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
 
@@ -20,7 +20,7 @@ BUILT = "python-3.11.2-debian-12"  # built by first_build, in the shared out fol
 
 def plan(project, out):
     """{pair: (decision, cache key)} as the harness's --plan reports it."""
-    result = run_harness("test_runtimes.py", "--runtimes", ",".join(RUNTIMES), "--stacks", ",".join(STACKS),
+    result = run_harness("test_runtimes.py", "--runtimes", ",".join(RUNTIMES), "--stacks", ",".join(STACKS), "--arch", NATIVE,
                          "--profile", "quick", "--plan", "--out-dir", str(out), cwd=project)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     rows = {}

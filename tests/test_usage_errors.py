@@ -71,7 +71,7 @@ def test_malformed_stack_names_file_and_field(tmp_path):
 
 
 def test_no_engine_answering_is_one_line_before_any_work(tmp_path):
-    result = run_harness("--runtimes", "python-3.11.2", "--stacks", "debian-12", "--profile", "quick",
+    result = run_harness("--runtimes", "python-3.11.2", "--stacks", "debian-12", "--arch", "amd64", "--profile", "quick",
                          "--out-dir", str(tmp_path / "out"), env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
     assert_one_line_error(result, "no Docker engine answers", "make engine")
     assert not (tmp_path / "out").exists()

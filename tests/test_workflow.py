@@ -145,4 +145,5 @@ def test_the_pair_job_runs_exactly_its_pair(tmp_path):
             assert given[given.index("--profile") + 1] == entry["profile"]
             if dry_run == "true":
                 ids = [line for line in result.stdout.splitlines() if "::test_runtime[" in line]
-                assert ids == [f"test_runtimes.py::test_runtime[{entry['runtime']}-{entry['stack']}]"], result.stdout
+                arch = "" if entry["arch"] == "amd64" else f"-{entry['arch']}"
+                assert ids == [f"test_runtimes.py::test_runtime[{entry['runtime']}-{entry['stack']}{arch}]"], result.stdout
