@@ -2,7 +2,10 @@
 from Debian and labelled arm64, the build under emulation (QEMU through binfmt_misc, registered by
 the harness when a foreign pair is asked for), verification in the arm64 run image with every check
 an amd64 pair gets plus elf_architecture, and the archive, its record, S3 key and summary all saying
-arm64, read from the images and the binaries."""
+arm64, read from the images and the binaries.
+
+Slow (`make test-slow`): under emulation the compiler runs about 12 times slower than natively
+(measured: bench/RESULTS.md), so one quick arm64 build takes a quarter of an hour here."""
 
 import json
 import re
@@ -12,7 +15,7 @@ import pytest
 from harness import emulation
 from tests.helpers import run_harness, table_row
 
-pytestmark = [pytest.mark.engine, pytest.mark.build]
+pytestmark = [pytest.mark.engine, pytest.mark.build, pytest.mark.slow]
 
 PAIR = "python-3.11.2-debian-12-arm64"
 
