@@ -77,9 +77,11 @@ fi
 # LLVM 19 cannot, so CPython's configure skips _PyEval_EvalFrameDefault and the sre matchers by
 # default (python/cpython#128511) -- the hottest function of all. With 21+, nothing is skipped
 # (as python/cpython#140250 proposes upstream).
+# x86-64 only: CPython's BOLT flags are x86-64's, untried on AArch64.
 BOLT=""
-if [ "$BUILD_PROFILE" = release ] && [ "${PYTHON_MINOR#3.}" -ge 13 ]; then
-    BOLT=$(ls -d /usr/lib/llvm-*/bin/llvm-bolt 2>/dev/null | sort -V | tail -n 1)
+if [ "$BUILD_PROFILE" = release ] && [ "${PYTHON_MINOR#3.}" -ge 13 ] && [ "$(uname -m)" = x86_64 ]; then
+    # No BOLT in the image is no error: `ls` fails on a glob that matches nothing (set -e, pipefail).
+    BOLT=$(ls -d /usr/lib/llvm-*/bin/llvm-bolt 2>/dev/null | sort -V | tail -n 1 || true)
 fi
 bolt_json=null
 if [ -n "$BOLT" ]; then
@@ -268,6 +270,10 @@ EOF
         tar --extract --file "$PROFILE_IN" --directory /tmp/profile-in
         if [ ! -d /tmp/profile-in/pgo ]; then
             echo "PROFILE_IN holds no PGO profile (no pgo/ folder): it is not a profile this script wrote"
+            exit 1
+        fi
+        if [ -d /tmp/profile-in/bolt ] && [ -z "$BOLT" ]; then
+            echo "PROFILE_IN holds a BOLT profile, and this image has no BOLT: it was made by another build image"
             exit 1
         fi
         cp -R /tmp/profile-in/pgo/. "$SRC_DIR"/

@@ -63,12 +63,13 @@ def stacks_of(manifest: dict, arch: str = "amd64", create=False) -> dict:
     if create:
         return manifest.setdefault("architectures", {}).setdefault(arch, {}).setdefault("stacks", {})
     by_arch = manifest.get("architectures", {})
-    return (by_arch.get(arch) or {}).get("stacks", {}) if isinstance(by_arch, dict) else {}
+    of_arch = by_arch.get(arch) if isinstance(by_arch, dict) else None
+    return of_arch.get("stacks", {}) if isinstance(of_arch, dict) else {}
 
 
 def architectures(manifest: dict) -> list[str]:
     by_arch = manifest.get("architectures", {})
-    return ["amd64"] + sorted(by_arch if isinstance(by_arch, dict) else [])
+    return ["amd64"] + sorted(arch for arch in (by_arch if isinstance(by_arch, dict) else []) if arch != "amd64")
 
 
 def entry(manifest: dict, stack: str, runtime: str, arch: str = "amd64") -> dict | None:

@@ -225,19 +225,20 @@ def _ensure_profile(client, target, local: Local, record: dict | None) -> bool:
     """The profile a record names is in the bucket (s3.profile_key): uploaded from local.profile
     when it is not. True when it had to be written."""
     profile = (record or {}).get("profile_data") if isinstance(record, dict) else None
-    if not profile:
-        return False
-    key = s3.profile_key(target, profile["sha256"])
+    sha256 = profile.get("sha256") if isinstance(profile, dict) else None
+    if not isinstance(sha256, str) or len(sha256) != 64:
+        return False  # no profile named (a quick build), or a record check-published names as broken
+    key = s3.profile_key(target, sha256)
     try:
         client.head_object(Bucket=target.bucket, Key=key)
         return False
     except s3.botocore.exceptions.ClientError as exc:
         if s3.error_code(exc) not in s3.NOT_FOUND:
             raise
-    if local.profile is None or not local.profile.exists() or file_sha256(local.profile) != profile["sha256"]:
+    if local.profile is None or not local.profile.exists() or file_sha256(local.profile) != sha256:
         raise PairError(f"{target.url(key)}, the profile the published record names, is missing, and this machine "
                         "does not have it: rebuild and publish with --overwrite")
-    checksum = base64.b64encode(bytes.fromhex(profile["sha256"])).decode()
+    checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
     with open(local.profile, "rb") as body:
         client.put_object(Bucket=target.bucket, Key=key, Body=body, ChecksumSHA256=checksum,
                           ContentType="application/zstd")
