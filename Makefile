@@ -15,9 +15,9 @@ PY := $(VENV)/bin/python
 RUNTIMES ?= python-3.13.15
 STACK ?= debian-12
 STACKS ?=
-# Architectures: `make build` builds this machine's own (a foreign one runs under emulation, several
-# times slower); deploy-runtimes and list take every architecture each stack declares unless ARCH
-# names some.
+# Architectures: `make build` builds this machine's own. Without ARCH, deploy-runtimes builds each
+# architecture a stack declares that this machine runs natively and reports the others skipped;
+# ARCH='arm64' on an amd64 machine builds them under emulation (hours for a release build).
 NATIVE_ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(shell uname -m)))
 ARCH ?=
 PROFILE ?= quick
@@ -65,7 +65,7 @@ test-slow: setup test-tools
 # The five benchmarks of bench/ (about 35 min on 2 cores when the release archives of 3.11.2 on
 # debian-12 and 3.13.5 on debian-13 and speed's build with Heroku's recipe are already there; each
 # missing one is a release build of 20 to 35 min first); results in bench/RESULTS.md.
-BENCHES ?= overhead matrix noop size speed
+BENCHES ?= overhead matrix noop size speed emulation
 bench: setup
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from harness import credentials, durations, emulation, engine, images, jobserver, preflight, s3, s3server, selection, settings
 from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, usable_cores
@@ -30,7 +31,7 @@ def pytest_addoption(parser):
                     help="stacks to build on, space- or comma-separated (default: every stack)")
     group.addoption("--arch", action="append", metavar="NAMES",
                     help="architectures, space- or comma-separated: amd64, arm64 (default: each that a stack "
-                         "declares; one foreign to this machine is built under emulation)")
+                         "declares, those foreign to this machine skipped; named, they are built under emulation)")
     group.addoption("--profile", default="release", choices=selection.PROFILES,
                     help="release: PGO + LTO, what gets deployed (default); quick: neither, for validation")
     group.addoption("--rebuild", action="store_true", help="build even when an archive with the same inputs exists")
@@ -88,9 +89,15 @@ def _configure(config):
             raise UsageError(f"--profile-data is a release build's profile; --profile {opt.profile} builds train nothing")
         if len(matrix) != 1:
             raise UsageError(f"--profile-data belongs to one pair, and {len(matrix)} are selected: "
-                             "name one runtime (--runtimes) and one stack (--stacks)")
+                             "name one runtime (--runtimes), one stack (--stacks) and one architecture (--arch)")
         if not Path(opt.profile_data).is_file():
             raise UsageError(f"--profile-data {opt.profile_data}: no such file (a .profile.tar.zst published beside an archive)")
+        with open(opt.profile_data, "rb") as head:
+            try:
+                zstandard.get_frame_parameters(head.read(18))
+            except zstandard.ZstdError:
+                raise UsageError(f"--profile-data {opt.profile_data}: not zstd-compressed (a .profile.tar.zst published "
+                                 "beside an archive)") from None
     env_file = settings.read_env_file(opt.env_file) if opt.env_file else {}
     config.stash[LIMITS] = (durations.parse(opt.build_timeout, "--build-timeout"),
                             durations.parse(opt.image_max_age, "--image-max-age"))
@@ -102,10 +109,11 @@ def _configure(config):
     if _is_worker(config) or not _matrix_requested(config):
         return
     if not config.option.collectonly:
-        # A pair of another architecture than this machine's runs under QEMU: registered now, once,
-        # before any image of that architecture is made (harness/emulation.py).
-        for arch in sorted({arch for _, _, arch in matrix}):
-            emulation.ensure(arch, say=_say)
+        # A pair of another architecture than this machine's, named with --arch, runs under QEMU:
+        # registered now, once, before any image of that architecture is made (harness/emulation.py).
+        if opt.arch:
+            for arch in sorted({arch for _, _, arch in matrix}):
+                emulation.ensure(arch, say=_say)
     if not config.option.collectonly:
         engine.connect()  # an engine that does not answer stops the run here, with one line
         if not target.dry_run:  # the bucket, the credentials and conditional writes, before any build
@@ -183,9 +191,16 @@ def pytest_generate_tests(metafunc):
     if "pair" not in metafunc.fixturenames:
         return
     params = []
+    native = emulation.host_arch()
     for formula, stack, arch in metafunc.config.stash[MATRIX]:
         marks = [pytest.mark.pair]
         reason = selection.unsupported(formula, stack)
+        if not reason and arch != native and not metafunc.config.option.arch:
+            # Collected, so that the matrix shows every pair a stack declares, but not built unless
+            # named: under emulation a compiler runs about 12 times slower (bench/RESULTS.md), and a
+            # release build for another architecture takes hours. CI builds it on a native runner.
+            reason = (f"{arch} is foreign to this {native} machine: --arch {arch} builds it under emulation "
+                      "(hours for a release build), a native runner in minutes")
         if reason:
             marks.append(pytest.mark.skip(reason=reason))
         params.append(pytest.param((formula, stack, arch), id=selection.pair_id(formula, stack, arch), marks=marks))

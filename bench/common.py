@@ -19,7 +19,7 @@ ROOT = BENCH.parent
 OUT = BENCH / "out"  # bench's own out folders (gitignored); release archives come from ./out
 RESULTS = BENCH / "RESULTS.md"
 SECTIONS = BENCH / "results"  # one file per benchmark; RESULTS.md is made from them
-ORDER = ("overhead", "matrix", "noop", "size", "speed")
+ORDER = ("overhead", "matrix", "noop", "size", "speed", "emulation")
 
 sys.path.insert(0, str(ROOT))
 

@@ -74,7 +74,9 @@ def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Fres
     whatever is missing and refreshing what is stale. The architecture is read back from each
     image (its config, and dpkg inside it), never assumed: an image for another one is an error."""
     lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_dir / f"images-{_name(stack, arch)}.lock")):
+    # One lock per stack, whatever the architecture: the amd64 and arm64 bases are pulled by one
+    # name, which names whichever was pulled last.
+    with FileLock(str(lock_dir / f"images-{stack.name}.lock")):
         current = [_current_layered(client, stack, role, arch) for role in ROLES]
         reason = _refresh_reason(current, freshness)
         if reason:
@@ -93,7 +95,9 @@ def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Fres
             declared = image.image.attrs.get("Architecture")
             if image.arch != arch or declared != arch:
                 raise PairError(f"stack {stack.name}: its {role} image for {arch} is for {image.arch} (dpkg inside "
-                                f"it) and says {declared} (its config): remove {image.image.tags or image.id} and run again")
+                                f"it) and says {declared} (its config): remove it and its base "
+                                f"({', '.join(image.image.tags) or image.id}; {_base_tag(stack, role, arch)}) "
+                                "and run again")
         if reason:
             for role, old, new in zip(ROLES, current, images):
                 before = packages_of(client, old, lock_dir.parent) if old is not None else None
@@ -186,7 +190,7 @@ def ensure_base_image(client, stack, role, log, fresh=False, arch="amd64"):
         return existing
     try:
         log(f"{stack.name}: pulling {name} ({arch})")
-        image = client.images.pull(name, platform=f"linux/{arch}") if arch != "amd64" else client.images.pull(name)
+        image = client.images.pull(name, platform=f"linux/{arch}")
     except docker.errors.APIError as exc:
         if not stack.debian_suite:
             raise PairError(

@@ -24,6 +24,12 @@ def assert_one_line_error(result, *words):
     (["--deploy"], ["needs a bucket", "S3_BUCKET"]),
     (["--s3-bucket", "Not_A_Bucket"], ["not a valid S3 bucket name"]),
     (["--env-file", "/nonexistent/env"], ["no such file", "builds/dockerenv.default"]),
+    (["--arch", "sparc"], ["--arch: unknown architecture 'sparc'", "valid: amd64, arm64"]),
+    (["--profile-data=/etc/hostname", "--profile", "quick"], ["--profile-data is a release build's profile"]),
+    (["--profile-data=/etc/hostname", "--runtimes", "python-3.11.2", "--stacks", "debian-12,debian-13"],
+     ["--profile-data belongs to one pair, and 4 are selected", "one architecture (--arch)"]),
+    (["--profile-data=/etc/hostname", "--runtimes", "python-3.11.2", "--stacks", "debian-12", "--arch", "amd64"],
+     ["--profile-data /etc/hostname: not zstd-compressed"]),
 ])
 def test_bad_options(tmp_path, args, words):
     env = {"S3_BUCKET": None, "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_PROFILE": None,
