@@ -205,3 +205,20 @@ def test_attest_subjects_are_this_runs_archives_that_the_bucket_serves(tmp_path,
 
 def test_attest_subjects_bad_input_is_one_line(tmp_path, target):  # noqa: F811
     assert_one_line_error(attest_subjects(target, tmp_path / "nowhere"), "no such folder")
+
+
+def test_a_foreign_architecture_is_collected_but_built_only_when_named():
+    """On this machine, the pairs of another architecture show in the collection (the matrix is
+    every pair a stack declares) but carry a skip mark unless --arch names them."""
+    native = "amd64" if os.uname().machine == "x86_64" else "arm64"
+    foreign = "arm64" if native == "amd64" else "amd64"
+    ids = {"amd64": "python-3.11.2-debian-12", "arm64": "python-3.11.2-debian-12-arm64"}
+    args = ("--runtimes", "python-3.11.2", "--stacks", "debian-12")
+    assert collected_ids(*args, "--arch", "amd64,arm64") == [ids["amd64"], ids["arm64"]]
+    every = run_harness("test_runtimes.py", "--collect-only", "-q", *args)
+    assert [line.split("[", 1)[1].rstrip("]") for line in every.stdout.splitlines() if "::test_runtime[" in line] \
+        == [ids["amd64"], ids["arm64"]]
+    built = run_harness("test_runtimes.py", "--collect-only", "-q", "-m", "not skip", *args)
+    assert [line.split("[", 1)[1].rstrip("]") for line in built.stdout.splitlines() if "::test_runtime[" in line] \
+        == [ids[native]]
+    assert collected_ids(*args, "--arch", foreign) == [ids[foreign]]
