@@ -15,8 +15,10 @@ The build type, BUILD_TYPE, is this project's own; version 1 of it means these f
 - resolvedDependencies: the source tarball (its URL and sha256, checked before the build); the
   stack's build image and run image (the Docker image id as a sha256 digest, annotated with
   packages_sha256, the hash of the image's installed packages and versions that the record lists
-  one by one); and for release builds the PGO training run, as its summary (the profile is made
-  during the build, by CPython's own --pgo tests, not fetched: there is no file to point at).
+  one by one); and for release builds the PGO training run, as its summary; and a profile given
+  to the build (--profile-data: a rebuild), by the sha256 and bucket path it is published at.
+- runDetails.byproducts: the profile a release build made and used (PREFIX/profiles/SHA256...),
+  which a rebuild takes as its input.
 - runDetails.builder: this project at the git commit it ran from (id PROJECT_URI@COMMIT; version:
   git_commit, and git_tree_dirty when the checkout had uncommitted changes), "unknown" when it did
   not run from a git checkout (a copy of the project, an unpacked tarball).
@@ -88,7 +90,8 @@ def statement(record: dict, name: str) -> dict:
                 "resolvedDependencies": _resolved_dependencies(record),
             },
             "runDetails": {"builder": _builder(record.get("harness_revision") or {}),
-                           "metadata": _metadata(record)},
+                           "metadata": _metadata(record),
+                           **({"byproducts": [_profile(record)]} if _made_profile(record) else {})},
         },
     }
 
@@ -116,6 +119,8 @@ def _resolved_dependencies(record: dict) -> list[dict]:
         dependencies.append({"name": f"{record['stack']} {role} image",
                              "digest": {"sha256": image["id"].removeprefix("sha256:")},
                              "annotations": {"used_for": used_for, "packages_sha256": image["packages_sha256"]}})
+    if isinstance(record.get("profile_data"), dict) and record["profile_data"].get("given"):
+        dependencies.append(_profile(record))
     for name in ("pgo_training", "bolt_training"):
         training = record.get(name)
         if training:
@@ -123,6 +128,17 @@ def _resolved_dependencies(record: dict) -> list[dict]:
             dependencies.append({"name": name.replace("_", "-"), "mediaType": "application/json",
                                  "content": base64.b64encode(summary).decode(), "annotations": training})
     return dependencies
+
+
+def _profile(record: dict) -> dict:
+    """The release build's profile as a resource descriptor: where it is published, by its sha256."""
+    profile = record["profile_data"]
+    return {"name": f"profiles/{profile['sha256']}.profile.tar.zst", "digest": {"sha256": profile["sha256"]},
+            "mediaType": "application/zstd", "annotations": {"given": bool(profile.get("given"))}}
+
+
+def _made_profile(record: dict) -> bool:
+    return isinstance(record.get("profile_data"), dict) and not record["profile_data"].get("given")
 
 
 def _builder(revision: dict) -> dict:

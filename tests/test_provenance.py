@@ -135,6 +135,20 @@ def test_statement_of_a_release_build():
                      "finishedOn": "2026-11-24T20:38:12Z"}}
 
 
+def test_the_profile_a_release_build_made_is_a_byproduct_and_one_given_is_a_dependency():
+    """Issue 15: a rebuild's input is the profile the first build made; the statement says which."""
+    made = provenance.statement(release_record(profile_data={"sha256": "7" * 64, "size": 10, "given": False}), "p.tar.zst")
+    assert problems(made) == []
+    [byproduct] = made["predicate"]["runDetails"]["byproducts"]
+    assert byproduct == {"name": f"profiles/{'7' * 64}.profile.tar.zst", "digest": {"sha256": "7" * 64},
+                         "mediaType": "application/zstd", "annotations": {"given": False}}
+    assert len(made["predicate"]["buildDefinition"]["resolvedDependencies"]) == 4  # source, images, training
+    given = provenance.statement(release_record(profile_data={"sha256": "7" * 64, "size": 10, "given": True}), "p.tar.zst")
+    assert problems(given) == []
+    assert "byproducts" not in given["predicate"]["runDetails"]
+    assert given["predicate"]["buildDefinition"]["resolvedDependencies"][3]["digest"] == {"sha256": "7" * 64}
+
+
 def test_a_quick_build_from_an_older_record_says_unknown_and_has_no_training():
     """A record written before the run id, the times and the revision were: still a valid statement."""
     record = release_record(profile="quick", pgo_training=None)
