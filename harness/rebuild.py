@@ -99,15 +99,23 @@ def same_recipe(record: dict, runtime: str) -> list[str]:
     return problems
 
 
-def build(runtime: str, stack: str, arch: str, profile: str, out_dir: Path, profile_data: Path | None) -> tuple[int, dict, str]:
+def build(runtime: str, stack: str, arch: str, profile: str, out_dir: Path, profile_data: Path | None,
+          say=print) -> tuple[int, dict, str]:
     """The pair built by the harness (a dry run) into out_dir: (exit status, what the pair
-    recorded, the run's output)."""
+    recorded, the run's output). Its progress lines are passed on to say as they come (a release
+    build takes a quarter of an hour)."""
     junit = out_dir / "rebuild.xml"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", "--runtimes", runtime,
                "--stacks", stack, "--arch", arch, "--profile", profile, "--out-dir", str(out_dir), f"--junitxml={junit}"]
     if profile_data:
         command.append(f"--profile-data={profile_data}")
-    result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+        for line in run.stdout:
+            lines.append(line)
+            if line.startswith("["):  # the harness's progress lines: "[  3:12] PAIR: build: compile"
+                say("  " + line.rstrip())
+    result = subprocess.CompletedProcess(command, run.returncode, "".join(lines))
     properties = {}
     if junit.exists():
         for case in ET.parse(junit).getroot().iter("testcase"):
@@ -186,7 +194,7 @@ def run(client, target: s3.Target, runtime: str, stack: str, arch: str, out_dir:
         profile = published.record.get("profile", "release")
         say(f"rebuilding {runtime} on {stack} ({profile}{', with the published profile' if published.profile else ''}) "
             f"in {out}")
-        status, properties, output = build(runtime, stack, arch, profile, out, published.profile)
+        status, properties, output = build(runtime, stack, arch, profile, out, published.profile, say=say)
         rebuilt = Path(properties["archive"]) if properties.get("archive") else None
         if rebuilt is None or not rebuilt.exists():
             tail = "\n".join(output.splitlines()[-30:])
