@@ -144,11 +144,12 @@ def _bucket_target(args, command: str) -> s3.Target:
     return credentials.deploy_target(bucket, prefix, bucket_source, env_file, args.env_file, command=command)
 
 
-def rebuild_published(args) -> int:
+def _against_bucket(args, command: str, work):
+    """work(client, target) on the bucket the options name, its outcome; or the exit status of a
+    failure, after one line: bad input 2, an unreadable manifest or S3 failing 1."""
     try:
-        target = _bucket_target(args, "rebuild")
-        return rebuild.run(s3.client_for(target), target, args.runtime, args.stack, args.arch, args.out_dir,
-                           say=lambda line: print(line, file=sys.stderr))
+        target = _bucket_target(args, command)
+        return work(s3.client_for(target), target)
     except (UsageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -158,22 +159,23 @@ def rebuild_published(args) -> int:
     except s3.ERRORS as exc:
         print(f"error: S3 failed: {s3.describe(exc)}", file=sys.stderr)
         return 1
+
+
+def _say(line):
+    print(line, file=sys.stderr)
+
+
+def rebuild_published(args) -> int:
+    return _against_bucket(args, "rebuild", lambda client, target: rebuild.run(
+        client, target, args.runtime, args.stack, args.arch, args.out_dir, say=_say))
 
 
 def check_published(args) -> int:
-    try:
-        target = _bucket_target(args, "check-published")
-        problems, checked = published.check(s3.client_for(target), target,
-                                            say=lambda line: print(line, file=sys.stderr))
-    except (UsageError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except manifest.Invalid as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except s3.ERRORS as exc:
-        print(f"error: S3 failed: {s3.describe(exc)}", file=sys.stderr)
-        return 1
+    outcome = _against_bucket(args, "check-published", lambda client, target: (
+        target, *published.check(client, target, say=_say)))
+    if isinstance(outcome, int):
+        return outcome
+    target, problems, checked = outcome
     for problem in problems:
         print(problem)
     where = f"s3://{target.bucket}/{target.prefix}"

@@ -77,18 +77,26 @@ def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
     return problems, len(entries)
 
 
-def _check_archive(client, target, key, entry) -> list[Problem]:
+def _download_hash(client, target, key) -> tuple[str, int] | None:
+    """The sha256 and size of an object's bytes, downloaded and hashed here; None when it is missing."""
     try:
         body = client.get_object(Bucket=target.bucket, Key=key)["Body"]
     except s3.botocore.exceptions.ClientError as exc:
         if s3.error_code(exc) in s3.NOT_FOUND:
-            return [Problem(key, "missing (listed in the manifest)")]
+            return None
         raise
     digest, size = hashlib.sha256(), 0
     for chunk in iter(lambda: body.read(1 << 20), b""):
         digest.update(chunk)
         size += len(chunk)
-    sha256, problems = digest.hexdigest(), []
+    return digest.hexdigest(), size
+
+
+def _check_archive(client, target, key, entry) -> list[Problem]:
+    found = _download_hash(client, target, key)
+    if found is None:
+        return [Problem(key, "missing (listed in the manifest)")]
+    (sha256, size), problems = found, []
     if sha256 != entry.get("sha256"):
         problems.append(Problem(key, f"sha256 {sha256}, the manifest lists {entry.get('sha256')}"))
     if size != entry.get("size"):
@@ -122,17 +130,11 @@ def _check_archive(client, target, key, entry) -> list[Problem]:
 def _check_profile(client, target, profile: dict) -> list[Problem]:
     """A release build's profile, which its record names: there, with the bytes named."""
     key = s3.profile_key(target, profile.get("sha256", "?"))
-    try:
-        body = client.get_object(Bucket=target.bucket, Key=key)["Body"]
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) in s3.NOT_FOUND:
-            return [Problem(key, "missing (the profile a record names; a rebuild needs it)")]
-        raise
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: body.read(1 << 20), b""):
-        digest.update(chunk)
-    if digest.hexdigest() != profile.get("sha256"):
-        return [Problem(key, f"sha256 {digest.hexdigest()}, its name and the record say {profile.get('sha256')}")]
+    found = _download_hash(client, target, key)
+    if found is None:
+        return [Problem(key, "missing (the profile a record names; a rebuild needs it)")]
+    if found[0] != profile.get("sha256"):
+        return [Problem(key, f"sha256 {found[0]}, its name and the record say {profile.get('sha256')}")]
     return []
 
 
