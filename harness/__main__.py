@@ -112,22 +112,16 @@ def print_matrix(args) -> int:
 
 
 def attest_subjects(args) -> int:
-    try:
-        records = Path(args.records)
-        if not records.is_dir():
-            raise UsageError(f"attest-subjects {args.records}: no such folder (give the folder the run's records were "
-                             "downloaded to)")
-        target = _bucket_target(args, "attest-subjects")
-        document, _ = manifest.read(s3.client_for(target), target)
-    except (UsageError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    records = Path(args.records)
+    if not records.is_dir():
+        print(f"error: attest-subjects {args.records}: no such folder (give the folder the run's records were "
+              "downloaded to)", file=sys.stderr)
         return 2
-    except manifest.Invalid as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except s3.ERRORS as exc:
-        print(f"error: S3 failed: {s3.describe(exc)}", file=sys.stderr)
-        return 1
+    outcome = _against_bucket(args, "attest-subjects",
+                              lambda client, target: (target, manifest.read(client, target)[0]))
+    if isinstance(outcome, int):
+        return outcome
+    target, document = outcome
     found = subjects.subjects(document, subjects.records_under(records))
     sys.stdout.write(subjects.checksum_lines(found))
     print(f"{len(found)} archive(s) built by this run and listed in s3://{target.bucket}/{target.prefix} "
