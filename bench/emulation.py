@@ -17,7 +17,6 @@ import hashlib
 import io
 import sys
 import tarfile
-import time
 
 from common import ROOT, record, say
 

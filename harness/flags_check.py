@@ -51,6 +51,19 @@ CORE = re.compile(r"bin/python3\.\d+t?|lib/libpython3\.\d+t?\.so(?:\.1\.0)?")
 RECORD_LINE = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s+GNU (\S+) \S+ (.*)$", re.MULTILINE)  # GNU C17 12.2.0 -O3 ...
 
 
+def _printed(scan_out: str, mark: str):
+    """The JSON the scan printed after `mark` (SYSCONFIG_LINE, MODULES_LINE): the last such line
+    that parses, or None."""
+    found = None
+    for line in scan_out.splitlines():
+        if line.startswith(mark):
+            try:
+                found = json.loads(line[len(mark):])
+            except ValueError:
+                pass
+    return found
+
+
 def optimization(options: list[str]) -> str | None:
     """The optimisation level in effect: the last -O option wins, as with GCC."""
     levels = [option for option in options if re.fullmatch(r"-O[0-3sgz]?|-Ofast", option)]
@@ -72,13 +85,7 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
     if "optimization" not in stated:
         return Check("build_flags", False, f"the build's ::flags:: line could not be read: {str(stated)[:200]}")
     want = stated["optimization"]
-    problems, sysconfig_vars = [], None
-    for line in scan_out.splitlines():
-        if line.startswith(SYSCONFIG_LINE):
-            try:
-                sysconfig_vars = json.loads(line[len(SYSCONFIG_LINE):])
-            except ValueError:
-                pass
+    problems, sysconfig_vars = [], _printed(scan_out, SYSCONFIG_LINE)
     if sysconfig_vars is None:
         problems.append("the runtime printed no sysconfig variables")
     else:
@@ -129,13 +136,7 @@ def builtin_modules_check(scan_out: str, stated: dict | None) -> Check:
     wanted = (stated or {}).get("builtin_modules")
     if wanted is None:
         return Check("builtin_modules", False, "the build stated no builtin_modules (no ::flags:: line, or an old one)")
-    modules = None
-    for line in scan_out.splitlines():
-        if line.startswith(MODULES_LINE):
-            try:
-                modules = json.loads(line[len(MODULES_LINE):])
-            except ValueError:
-                pass
+    modules = _printed(scan_out, MODULES_LINE)
     if not modules:
         return Check("builtin_modules", False, "the runtime printed no list of its modules")
     problems = []
