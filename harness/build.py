@@ -6,6 +6,7 @@ user, so the tree it leaves is ours to package and delete. Output is streamed li
 the pair's log; "::phase::" lines report progress and are timed.
 """
 
+import enum
 import json
 import os
 import shutil
@@ -14,14 +15,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 import docker.errors
 
 from . import durations, jobserver
 from .engine import GONE, LABEL, remove_quietly
 from .errors import PairError
+from .hashing import file_sha256, inputs_sha256
 
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "builds" / "build-python.sh"
+# configure's answers for cross builds, one file per target triple (the script's CONFIG_SITE).
+CROSS_SITES = BUILD_SCRIPT.parent / "cross"
 PREFIX = "/build/python"  # the path the runtime is built at; verification uses another
 PHASE_MARK = "::phase:: "
 HEARTBEAT = 60  # seconds between progress lines within one phase
@@ -44,6 +47,29 @@ class BuildResult:
     cpu: dict = field(default_factory=dict)  # user_seconds, system_seconds of the whole build
 
 
+class Method(enum.Enum):
+    """How a pair's binaries are made on this machine."""
+    NATIVE = "native"  # the pair's architecture is the machine's
+    CROSS = "cross"  # the machine's compiler for the pair's architecture (stack.toml [cross])
+    EMULATED = "emulated"  # the pair's own build image, its compiler run under QEMU (harness/emulation.py)
+
+
+def method(stack, formula, arch: str, machine_arch: str) -> Method:
+    """Cross-compiling where the stack says how and the version can (3.11+: configure's
+    --with-build-python); else a foreign architecture is built under emulation, about 13x slower
+    (bench/emulation.py), but for any stack and version."""
+    if arch == machine_arch:
+        return Method.NATIVE
+    if stack.cross_compiles and tuple(int(n) for n in formula.minor.split(".")) >= (3, 11):
+        return Method.CROSS
+    return Method.EMULATED
+
+
+def cross_sites_sha256() -> str:
+    """The cross builds' configure answers, as one hash: an input of every cross-built archive."""
+    return inputs_sha256({path.name: file_sha256(path) for path in sorted(CROSS_SITES.glob("*.config.site"))})
+
+
 def container_options(image, run_id, pair):
     """Isolation every container we run gets (build and verification): no network, the host
     user, our labels. The network test uses them too."""
@@ -63,11 +89,12 @@ def usable_cores() -> int:
 
 def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, log_file, on_phase,
               run_id="", pair="", jobserver_path=None, timeout=DEFAULT_TIMEOUT,
-              profile_out: Path | None = None, profile_in: Path | None = None):
+              profile_out: Path | None = None, profile_in: Path | None = None, cross_arch: str = ""):
     """Build in a container. With jobserver_path (the run's shared pool, harness/jobserver.py) the
     build first waits for a slot of its own, and its make draws further slots from the pool.
     Release builds write the profiles they used to profile_out (a tar; builds/build-python.sh:
-    PROFILE_OUT), and given profile_in (such a tar) use it instead of training."""
+    PROFILE_OUT), and given profile_in (such a tar) use it instead of training. Given cross_arch
+    (an architecture other than the image's), the script cross-compiles for it: CROSS_ARCH."""
     env = {
         "SOURCE_TARBALL": f"/src/{source.name}",
         "PYTHON_VERSION": formula.version,
@@ -86,6 +113,13 @@ def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, l
         str(script): {"bind": "/opt/pyruntimes/build-python.sh", "mode": "ro"},
         str(prefix_dir): {"bind": PREFIX, "mode": "rw"},
     }
+    if formula.patches:
+        env["PATCHES"] = "\n".join(f"/src/patches/{patch.name}" for patch in formula.patches)
+        for patch in formula.patches:
+            volumes[str(patch)] = {"bind": f"/src/patches/{patch.name}", "mode": "ro"}
+    if cross_arch:
+        env["CROSS_ARCH"] = cross_arch
+        volumes[str(CROSS_SITES)] = {"bind": "/opt/pyruntimes/cross", "mode": "ro"}
     if profile_out is not None:
         volumes[str(profile_out.parent)] = {"bind": "/build/profile-out", "mode": "rw"}
         env["PROFILE_OUT"] = f"/build/profile-out/{profile_out.name}"

@@ -20,7 +20,7 @@ import zstandard
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import archive_checks, build, cext_check, engine, images, provenance, publish, s3, sbom, selection, sources, verify
+from . import archive_checks, build, cext_check, emulation, engine, images, provenance, publish, s3, sbom, selection, sources, verify
 from .check import Check
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
@@ -59,8 +59,12 @@ class Case:
     ctx: RunContext
     record_property: object
     arch: str = "amd64"
-    build_image: object = None
+    build_image: object = None  # the stack's build image for the pair's architecture (verification compiles there)
     run_image: object = None
+    # Where the build runs: build_image, or for a cross build the machine's build image with the
+    # cross compiler (stack.toml [cross]).
+    compile_image: object = None
+    method: build.Method = build.Method.NATIVE
     source: Path | None = None  # the checked source tarball, once fetched
     record: dict = field(default_factory=dict)
 
@@ -108,9 +112,21 @@ class Case:
             return
         self.say("preparing stack images")
         started = time.monotonic()
+        locks, log = self.ctx.cache_dir / "locks", (lambda message: self.say(message))
         self.build_image, self.run_image = images.ensure_stack_images(
-            self.ctx.docker, self.stack, self.ctx.cache_dir / "locks", log=lambda message: self.say(message),
-            freshness=self.ctx.freshness, arch=self.arch)
+            self.ctx.docker, self.stack, locks, log=log, freshness=self.ctx.freshness, arch=self.arch)
+        machine = emulation.host_arch()
+        self.method = build.method(self.stack, self.formula, self.arch, machine)
+        self.compile_image = self.build_image
+        if self.method is build.Method.CROSS:
+            machine_build, _ = images.ensure_stack_images(
+                self.ctx.docker, self.stack, locks, log=log, freshness=self.ctx.freshness, arch=machine)
+            self.compile_image = images.ensure_cross_image(self.ctx.docker, self.stack, machine_build, self.arch,
+                                                           locks, log=log)
+        if self.method is not build.Method.NATIVE:
+            self.say(f"{self.arch} on this {machine} machine: built "
+                     + ("by cross-compiling (stack.toml [cross]); the PGO training and the checks run under emulation"
+                        if self.method is build.Method.CROSS else "and checked under emulation"))
         self.note("time_images", round(time.monotonic() - started, 1))
 
     def cache_key(self) -> str:
@@ -120,7 +136,7 @@ class Case:
             "build_script": file_sha256(build.BUILD_SCRIPT),
             # What the build image holds (its packages and their versions), not when it was made:
             # a refresh that changes no package keeps every archive.
-            "build_image_packages": self.build_image.packages_sha256,
+            "build_image_packages": self.compile_image.packages_sha256,
             "profile": self.ctx.profile,
             "archive_format": ARCHIVE_FORMAT,
             "zstd_level": archive_mod.ZSTD_LEVELS[self.ctx.profile],
@@ -130,6 +146,10 @@ class Case:
             # one), so the architecture itself is an input; amd64 keys stay what they were before
             # architectures were part of a pair, so archives already built and published are found.
             inputs["arch"] = self.arch
+        if self.formula.patches:
+            inputs["patches"] = self.formula.patch_hashes()
+        if self.method is build.Method.CROSS:
+            inputs["cross_sites"] = build.cross_sites_sha256()  # configure's answers for the target
         if self.ctx.profile_data:
             inputs["profile_data"] = file_sha256(self.ctx.profile_data)
         return inputs_sha256(inputs)
@@ -199,10 +219,11 @@ class Case:
             started, started_on = time.monotonic(), provenance.now()
             with open(self.log_path, "w") as log:
                 result = build.run_build(
-                    self.ctx.docker, self.build_image, self.formula, source, self.ctx.profile,
+                    self.ctx.docker, self.compile_image, self.formula, source, self.ctx.profile,
                     staging, log, on_phase=lambda phase: self.say(f"build: {phase}"),
                     run_id=self.ctx.run_id, pair=self.pair, jobserver_path=self.ctx.jobserver,
-                    timeout=self.ctx.build_timeout, profile_out=profile_out, profile_in=profile_in)
+                    timeout=self.ctx.build_timeout, profile_out=profile_out, profile_in=profile_in,
+                    cross_arch=self.arch if self.method is build.Method.CROSS else "")
             build_seconds = round(time.monotonic() - started, 1)
             self.say("packaging")
             started = time.monotonic()
@@ -240,8 +261,13 @@ class Case:
                             "notice": self.end_of_life() or None},
             "formula_sha256": self.formula.file_hash,
             "configure_args": list(self.formula.configure_args),
+            "patches": self.formula.patch_hashes(),  # applied to the source, in this order
             "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
-            "images": {"build": self.build_image.describe(), "run": self.run_image.describe()},
+            # The image the build ran in; for a cross build also the target's own build image,
+            # where the verification compiles (a C extension, the embedding programs).
+            "images": {"build": self.compile_image.describe(), "run": self.run_image.describe(),
+                       **({"target_build": self.build_image.describe()} if self.method is build.Method.CROSS else {})},
+            "build_method": self.method.value,
             "stack_inputs_sha256": self.stack.inputs_hash,
             "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
             # Release builds: how many training tests ran, which failed, how many profile files.
@@ -309,12 +335,13 @@ class Case:
 
     # -- 3. verify --------------------------------------------------------------------------------
     def verification_key(self) -> str:
-        """Every input that can change a verification's outcome: the archive, both images the checks
+        """Every input that can change a verification's outcome: the archive, the images the checks
         run in, and the checks themselves."""
         return inputs_sha256({
             "archive_sha256": self.record["archive_sha256"],
             "run_image_packages": self.run_image.packages_sha256,
             "build_image_packages": self.build_image.packages_sha256,  # the C-extension check compiles there
+            "tools_image_packages": self.compile_image.packages_sha256,  # readelf runs there
             "checks": verify.checks_sha256(),
         })
 
@@ -343,7 +370,8 @@ class Case:
                                                              self.formula.version, self.ctx.run_id, self.pair, work,
                                                              build_image=self.build_image, wheels=wheels,
                                                              build_flags=self.record.get("build_flags"),
-                                                             arch=self.arch)
+                                                             arch=self.arch, jobserver_path=self.ctx.jobserver,
+                                                             tools_image=self.compile_image)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         checks += runtime

@@ -31,8 +31,12 @@ SETUPTOOLS = "setuptools==80.9.0"
 # mode, and the cached copy is checked against this before each use.
 SETUPTOOLS_SHA256 = "062d34222ad13e0cc312a4c02d73f059e86a4acbfbdea8f8f76b28c99f306922"
 
+# PIP_NO_COMPILE: pip (ensurepip's, in the venv) and setuptools (in pip's isolated build
+# environment) are installed without writing their bytecode, which is no part of what this checks:
+# under emulation (a foreign architecture's pair) compiling their thousand-odd files took minutes.
 CEXT_SCRIPT = f"""
 set -e
+export PIP_NO_COMPILE=1
 cp -r /opt/pyruntimes/cext_package /tmp/cext_package
 {VERIFY_PREFIX}/bin/python3 -m venv /tmp/venv
 /tmp/venv/bin/python -m pip install -q --disable-pip-version-check --no-index --find-links /opt/pyruntimes/wheels \

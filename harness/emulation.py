@@ -25,6 +25,15 @@ REGISTRATIONS = Path("/usr/lib/binfmt.d")
 MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
+# How many times slower a program runs under QEMU here than natively: bench/emulation.py measured
+# gcc at 13.0x. Time limits on emulated work (verification) grow by it.
+SLOWDOWN = 13
+
+
+def slowdown(arch: str) -> int:
+    return 1 if arch == host_arch() else SLOWDOWN
+
+
 def host_arch() -> str:
     machine = platform.machine()
     return next((arch for arch, name in MACHINES.items() if name == machine), machine)

@@ -12,6 +12,7 @@ from .hashing import file_sha256
 VERSION_RE = re.compile(r"^3\.(\d+)\.(\d+)$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 NAME_PREFIX = "python-"
+PATCHES = Path(__file__).resolve().parent.parent / "builds" / "patches"
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,19 @@ class Formula:
     configure_args: tuple = ()  # extra ./configure arguments for this version only
     stacks: tuple = ()  # stacks this runtime supports; empty: all
     end_of_life: datetime.date | None = None  # when CPython stopped fixing this minor; still built
+    # Changes applied to the source before it is built (builds/patches/NAME, `patch -p1`): upstream
+    # fixes released after this version, each file saying which. Empty for almost every formula.
+    patches: tuple = ()
     path: Path = None
     file_hash: str = ""  # sha256 of the formula file: part of every cache key
 
     @property
     def minor(self) -> str:
         return self.version.rsplit(".", 1)[0]
+
+    def patch_hashes(self) -> list[dict]:
+        """Each patch's name and sha256, in the order they are applied: for keys and records."""
+        return [{"name": patch.name, "sha256": file_sha256(patch)} for patch in self.patches]
 
     @property
     def filename(self) -> str:
@@ -37,7 +45,7 @@ class Formula:
 
 def load_formula(path: Path) -> Formula:
     fields = Fields(path, read_toml(path))
-    fields.reject_unknown({"version", "url", "sha256", "configure_args", "stacks", "end_of_life"})
+    fields.reject_unknown({"version", "url", "sha256", "configure_args", "stacks", "end_of_life", "patches"})
     version = fields.get("version", str)
     if not VERSION_RE.match(version):
         raise fields.error("version", f"must look like 3.X.Y, not {version!r}")
@@ -50,6 +58,13 @@ def load_formula(path: Path) -> Formula:
     sha256 = fields.get("sha256", str)
     if not SHA256_RE.match(sha256):
         raise fields.error("sha256", f"must be 64 lowercase hex characters, not {sha256!r} ({len(sha256)} characters)")
+    patches = []
+    for name in fields.strings("patches", required=False):
+        patch = PATCHES / name
+        if "/" in name or not patch.is_file():
+            raise fields.error("patches", f"{name!r} is not a file in {PATCHES.relative_to(PATCHES.parent.parent)}/: "
+                                          "name a patch file there, e.g. \"python-3.13.5-gh-135858.patch\"")
+        patches.append(patch)
     return Formula(
         name=path.stem,
         version=version,
@@ -58,6 +73,7 @@ def load_formula(path: Path) -> Formula:
         configure_args=fields.strings("configure_args", required=False),
         stacks=fields.strings("stacks", required=False),
         end_of_life=fields.date("end_of_life"),
+        patches=tuple(patches),
         path=path,
         file_hash=file_sha256(path),
     )

@@ -319,18 +319,24 @@ def _signature_failure(output: str) -> str:
 
 def _ensure_layered(client, stack, role, base, log, fresh=False, run_id="", arch="amd64"):
     inputs = _layered_inputs(stack, role, base)
-    tag = _tag(stack, role, inputs, arch)
+    return _layer(client, stack, role, base, inputs, _tag(stack, role, inputs, arch), f"the {role} image for {arch}",
+                  log, fresh=fresh, run_id=run_id)
+
+
+def _layer(client, stack, role, base, inputs, tag, what, log, fresh=False, run_id="", before=""):
+    """The image `tag`: `base` with inputs["packages"] installed by apt (`before` runs first)."""
     existing = _get(client, tag)
     if existing and not fresh:
         return existing
-    log(f"{stack.name}: building the {role} image for {arch} ({len(inputs['packages'])} packages)")
+    log(f"{stack.name}: building {what} ({len(inputs['packages'])} packages)")
     lines = [f"FROM {base.id}"]
     if inputs["packages"]:
         lines += [
             "USER root",  # some bases (heroku/heroku:NN) default to an unprivileged user
             "ARG DEBIAN_FRONTEND=noninteractive",
             # --no-install-recommends: the image holds what the list names and what that needs, no more.
-            "RUN apt-get update -q && apt-get install -y -q --no-install-recommends "
+            "RUN " + (f"{before} && " if before else "")
+            + "apt-get update -q && apt-get install -y -q --no-install-recommends "
             + " ".join(inputs["packages"]) + " && rm -rf /var/lib/apt/lists/*",
         ]
     dockerfile = "\n".join(lines)
@@ -343,8 +349,28 @@ def _ensure_layered(client, stack, role, base, log, fresh=False, run_id="", arch
         )
     except docker.errors.BuildError as exc:
         tail = [line.get("stream", line.get("error", "")).strip() for line in exc.build_log][-4:]
-        raise PairError(f"stack {stack.name}: the {role} image does not build: {' | '.join(t for t in tail if t)}") from None
+        raise PairError(f"stack {stack.name}: {what} does not build: {' | '.join(t for t in tail if t)}") from None
     return image
+
+
+def ensure_cross_image(client, stack, machine_build: StackImage, arch: str, lock_dir: Path, log=print) -> StackImage:
+    """The machine's own build image (machine_build) plus what cross-compiling for `arch` takes
+    (stack.toml [cross]: the cross compiler, the target's -dev packages beside the machine's, as
+    dpkg's multiarch installs them). Made from the build image it extends, so a refresh of that
+    makes a new one. Checked, not assumed: dpkg inside must list the target's packages as `arch`."""
+    packages = stack.cross_packages(arch)
+    inputs = {"base_id": machine_build.id, "role": "cross", "target": arch, "packages": packages}
+    tag = f"{REPOSITORY}/{stack.name}-cross-{arch}:{inputs_sha256(inputs)[:16]}"
+    with FileLock(str(lock_dir / f"images-{stack.name}.lock")):
+        image = _layer(client, stack, "cross", machine_build.image, inputs, tag,
+                       f"the cross-compiling image for {arch} (on its {machine_build.arch} build image)", log,
+                       before=f"dpkg --add-architecture {arch}")
+    made = StackImage(image, packages_of(client, image, lock_dir.parent), architecture_of(client, image, lock_dir.parent))
+    missing = [package for package in packages if ":" in package and package not in made.packages]
+    if made.arch != machine_build.arch or missing:
+        raise PairError(f"stack {stack.name}: its cross-compiling image for {arch} ({tag}) is for {made.arch} and "
+                        f"lacks {', '.join(missing) or 'nothing'}: remove it and run again")
+    return made
 
 
 def _layered_inputs(stack, role, base) -> dict:

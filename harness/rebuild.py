@@ -92,6 +92,8 @@ def same_recipe(record: dict, runtime: str) -> list[str]:
         problems.append(f"this checkout has no formula {runtime}")
     elif formulas[runtime].file_hash != record.get("formula_sha256"):
         problems.append(f"builds/runtimes/{runtime}.toml differs from the formula that built it")
+    elif formulas[runtime].patch_hashes() != record.get("patches", []):
+        problems.append(f"builds/patches/ holds other patches for {runtime} than the ones that built it")
     if file_sha256(BUILD_SCRIPT) != record.get("build_script_sha256"):
         problems.append("builds/build-python.sh differs from the script that built it")
     if problems:

@@ -29,9 +29,15 @@ def check(func):
     return func
 
 
+# How many times slower than natively this machine runs the runtime: 1, or under emulation (a
+# foreign architecture's pair: harness/emulation.py) the measured factor, by which every time
+# limit here grows: a pip install that takes 20 s natively takes minutes under QEMU.
+SLOWER = float(os.environ.get("PYRUNTIMES_SLOWER", "1"))
+
+
 def run(*argv, **kwargs):
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                            timeout=kwargs.pop("timeout", 300), **kwargs)
+                            timeout=kwargs.pop("timeout", 300) * SLOWER, **kwargs)
     if result.returncode != 0:
         raise AssertionError("%s exited %d: %s" % (" ".join(argv), result.returncode, result.stdout.strip()[-400:]))
     return result.stdout.strip()
@@ -133,7 +139,7 @@ def ssl_handshake():
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     client_ctx = ssl.create_default_context(cafile=os.path.join(TLS_DIR, "ca.pem"))
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+    with socket.create_connection(("127.0.0.1", port), timeout=10 * SLOWER) as raw:
         with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
             data = tls.recv(100)
             version = tls.version()
@@ -162,7 +168,7 @@ def ssl_untrusted_refused():
 
     threading.Thread(target=serve, daemon=True).start()
     client_ctx = ssl.create_default_context()  # system CAs only: our test CA is not among them
-    with socket.create_connection(listener.getsockname(), timeout=10) as raw:
+    with socket.create_connection(listener.getsockname(), timeout=10 * SLOWER) as raw:
         try:
             client_ctx.wrap_socket(raw, server_hostname="localhost")
         except ssl.SSLCertVerificationError as exc:
@@ -250,7 +256,9 @@ def relocation_symlink_and_copy():
 @check
 def venv_with_pip():
     venv = os.path.join(tempfile.mkdtemp(), "venv")
-    run(os.path.join(BIN, "python3"), "-m", "venv", venv)
+    # ensurepip installs pip without writing its bytecode (PIP_NO_COMPILE): what this checks is
+    # that pip installs and runs; under emulation compiling its thousand-odd files took minutes.
+    run(os.path.join(BIN, "python3"), "-m", "venv", venv, env=dict(os.environ, PIP_NO_COMPILE="1"))
     pip = run(os.path.join(venv, "bin", "python"), "-m", "pip", "--version")
     return pip.split(" from ")[0]
 
@@ -288,7 +296,7 @@ def deep_recursion_in_thread():
             "t = threading.Thread(target=target); t.start(); t.join()\n"
             "print(' '.join(result))\n")
     result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=120 * SLOWER)
     if result.returncode != 0 or result.stdout.split() != ["python", "C"]:
         raise AssertionError("exit %d: %r" % (result.returncode, result.stdout.strip()[-300:]))
     return "RecursionError in a thread, for Python and C recursion"

@@ -49,6 +49,8 @@ from typing import Callable
 from packageurl import PackageURL
 
 from . import archive as archive_mod
+from .formulas import PATCHES
+from .hashing import file_sha256
 
 SPEC_VERSION = "1.6"
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
@@ -284,7 +286,24 @@ def _cpython(record: dict, vendored: list) -> dict:
                  "purl": purl.to_string(), "cpe": f"cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*",
                  "externalReferences": [{"type": "source-distribution", "url": url, "hashes": [_sha256(sha256)]},
                                         {"type": "website", "url": "https://www.python.org/"}]}
+    if record.get("patches"):
+        component["pedigree"] = {"patches": [_patch(patch) for patch in record["patches"]]}
     return {**component, "components": vendored} if vendored else component
+
+
+def _patch(patch: dict) -> dict:
+    """A patch applied to CPython's source (builds/patches/): CycloneDX's pedigree, with the diff
+    itself when this checkout holds the same bytes, and the upstream change it backports."""
+    entry = {"type": "backport"}
+    path = PATCHES / patch["name"]
+    if path.is_file() and file_sha256(path) == patch["sha256"]:
+        text = path.read_text()
+        entry["diff"] = {"text": {"contentType": "text/x-diff", "content": text}}
+        upstream = re.search(r"\(python/cpython#(\d+)\)", text)
+        if upstream:
+            entry["resolves"] = [{"type": "defect", "id": f"python/cpython#{upstream.group(1)}",
+                                  "source": {"url": f"https://github.com/python/cpython/pull/{upstream.group(1)}"}}]
+    return entry
 
 
 def system_library_components(record: dict) -> list[dict]:

@@ -24,11 +24,26 @@ class Stack:
     build_packages: tuple
     run_packages: tuple
     end_of_life: datetime.date | None = None  # when the stack stopped getting updates; still built
+    # [cross]: how a machine of another architecture cross-compiles for this stack (None: it
+    # cannot, and builds a foreign architecture under emulation). The packages added to the
+    # machine's own build image: the cross compiler, and each [build] package that is not a tool
+    # (a library's -dev) for the target ("libssl-dev:arm64").
+    cross_compiler: tuple = ()
+    cross_tools: tuple = ()
     path: Path = None
     inputs_hash: str = ""  # sha256 over every file in the stack's folder
 
     def base_for(self, role: str) -> str:
         return self.build_base if role == "build" else self.run_base
+
+    @property
+    def cross_compiles(self) -> bool:
+        return bool(self.cross_compiler)
+
+    def cross_packages(self, arch: str) -> list:
+        """What the machine's build image gets to cross-compile for `arch`."""
+        return ([package.format(arch=arch) for package in self.cross_compiler]
+                + [f"{package}:{arch}" for package in self.build_packages if package not in self.cross_tools])
 
     def image_inputs(self, role: str) -> dict:
         """What decides the bytes of the stack's build or run image."""
@@ -39,7 +54,7 @@ class Stack:
 def load_stack(directory: Path) -> Stack:
     path = directory / "stack.toml"
     fields = Fields(path, read_toml(path))
-    fields.reject_unknown({"description", "architectures", "end_of_life", "base", "build", "run"})
+    fields.reject_unknown({"description", "architectures", "end_of_life", "base", "build", "run", "cross"})
     architectures = fields.strings("architectures")
     if not architectures:  # a stack built for no architecture would drop out of the CI matrix unseen
         raise fields.error("architectures", f"is empty: name at least one of {', '.join(sorted(ARCHITECTURES))}")
@@ -54,6 +69,19 @@ def load_stack(directory: Path) -> Stack:
         for package in table.strings("packages"):
             if not PACKAGE_RE.match(package):
                 raise table.error("packages", f"{package!r} is not a Debian package name")
+    cross = fields.table_of("cross", required=False)
+    cross.reject_unknown({"compiler", "tools"})
+    cross_compiler = cross.strings("compiler", required=False)
+    cross_tools = cross.strings("tools", required=False)
+    for package in cross_compiler:
+        if not PACKAGE_RE.match(package.replace("{arch}", "arm64")):
+            raise cross.error("compiler", f"{package!r} is not a Debian package name ({{arch}} stands for the target's)")
+    for package in cross_tools:
+        if package not in build.strings("packages"):
+            raise cross.error("tools", f"{package!r} is not one of [build] packages: tools name which of them "
+                                       "run on the building machine")
+    if cross_tools and not cross_compiler:
+        raise cross.error("compiler", "is missing: name the cross compiler's package, e.g. \"crossbuild-essential-{arch}\"")
     shared_base = base.get("image", str, required=False, default="")
     bases = {}
     for role, table in (("build", build), ("run", run)):
@@ -70,6 +98,8 @@ def load_stack(directory: Path) -> Stack:
         build_packages=build.strings("packages"),
         run_packages=run.strings("packages"),
         end_of_life=fields.date("end_of_life"),
+        cross_compiler=cross_compiler,
+        cross_tools=cross_tools,
         path=directory,
         inputs_hash=_folder_hash(directory),
     )

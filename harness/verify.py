@@ -26,12 +26,13 @@ This module runs the containers (runtime_checks, _run) and hashes the checks' co
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import archive as archive_mod
-from . import archive_checks, cext_check, check, elf_checks, embed_check, engine, flags_check, tls_material
+from . import archive_checks, cext_check, check, elf_checks, embed_check, emulation, engine, flags_check, jobserver, tls_material
 from .build import PREFIX as BUILD_PREFIX
-from .build import container_options
+from .build import container_options, usable_cores
 from .check import VERIFY_PREFIX, Check
 from .engine import remove_quietly
 from .errors import PairError
@@ -45,11 +46,15 @@ CHECK_MODULES = (check, archive_checks, elf_checks, cext_check, embed_check, fla
 
 
 def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path,
-                   build_image=None, wheels: Path | None = None, build_flags: dict | None = None, arch: str = "amd64"):
+                   build_image=None, wheels: Path | None = None, build_flags: dict | None = None, arch: str = "amd64",
+                   jobserver_path=None, tools_image=None):
     """Extract the archive, then run the ldd scan and runtime_checks.py in the run image, and
     (given a build image) in the build image: readelf on every ELF file, a C extension built by pip,
     two embedding programs compiled (then run in the run image), and the compilation records read
-    back against build_flags, what the build script stated (the record's "build_flags").
+    back against build_flags, what the build script stated (the record's "build_flags"). Each
+    step holds a slot of the run's jobserver (jobserver_path) while it runs, as builds do.
+    tools_image, when given, is where readelf runs instead (it reads any architecture's ELF files):
+    for a cross-built pair the machine's own image, where it runs natively, not under QEMU.
 
     Returns the checks, and what the ldd scan found out about the run image, as the record's
     fields: shared_libraries (name -> path), shared_library_packages (name -> path, package,
@@ -64,31 +69,48 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
         str(CHECKS_SCRIPT): {"bind": "/opt/pyruntimes/runtime_checks.py", "mode": "ro"},
         str(tls): {"bind": "/opt/pyruntimes/tls", "mode": "ro"},
     }
+    # The steps read the tree and write nothing into it, so they run side by side: under emulation
+    # (a foreign architecture) each is a single QEMU process for minutes, and one after another they
+    # left a core idle. Each holds a slot of the run's jobserver while it runs, so that with builds
+    # and other pairs' steps no more run at once than there are cores (the time limits of steps
+    # that wait for a core would otherwise run out). Their checks keep their order.
+    slower = emulation.slowdown(arch)
+
+    def _run(image, command, step_volumes, with_status=False):
+        with jobserver.slot(jobserver_path):
+            return _run_step(client, image, command, step_volumes, run_id, pair, with_status, slower)
+
     checks, libraries = [], {}
     try:
-        ldd_out = _run(client, run_image, ["sh", "-c", elf_checks.LDD_SCAN], volumes, run_id, pair)
-        checks.append(elf_checks.shared_library_check(ldd_out, libraries))
-        run_image_facts = {"shared_libraries": dict(sorted(libraries.items())),
-                           "shared_library_packages": elf_checks.library_packages(ldd_out, libraries),
-                           "run_image_os": elf_checks.run_image_os(ldd_out)}
-        out = _run(client, run_image,
-                   [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version, "/opt/pyruntimes/tls",
-                    BUILD_PREFIX],
-                   volumes, run_id, pair)
-        if build_image is not None:
-            # readelf comes with the build image's binutils; run images have none.
-            readelf_out = _run(client, build_image, ["sh", "-c", flags_check.SYSCONFIG_SCAN + elf_checks.READELF_SCAN],
-                               volumes, run_id, pair)
-            checks.append(elf_checks.runpath_check(readelf_out))
-            checks.append(elf_checks.interpreter_static_check(readelf_out))
-            checks.append(elf_checks.elf_hardening_check(readelf_out))
-            checks.append(elf_checks.elf_architecture_check(readelf_out, arch))
-            checks.append(flags_check.build_flags_check(readelf_out, build_flags))
-            checks.append(flags_check.builtin_modules_check(readelf_out, build_flags))
-            checks.append(_embedding(client, build_image, run_image, volumes, version, work_dir, run_id, pair))
-            cext_out, status = _run(client, build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
-                                    {**volumes, **cext_check.volumes(wheels)}, run_id, pair, with_status=True)
-            checks.append(cext_check.c_extension_check(cext_out, status))
+        with ThreadPoolExecutor(max_workers=max(2, usable_cores())) as pool:
+            ldd = pool.submit(_run, run_image, ["sh", "-c", elf_checks.LDD_SCAN], volumes)
+            runtime = pool.submit(_run, run_image,
+                                  [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version,
+                                   "/opt/pyruntimes/tls", BUILD_PREFIX],
+                                  volumes)
+            if build_image is not None:
+                # readelf comes with the build image's binutils; run images have none.
+                readelf = pool.submit(_run, tools_image or build_image, ["sh", "-c", elf_checks.READELF_SCAN], volumes)
+                sysconfig = pool.submit(_run, build_image, ["sh", "-c", flags_check.SYSCONFIG_SCAN], volumes)
+                embedding = pool.submit(_embedding, _run, build_image, run_image, volumes, version, work_dir)
+                cext = pool.submit(_run, build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
+                                   {**volumes, **cext_check.volumes(wheels)}, with_status=True)
+            ldd_out = ldd.result()
+            checks.append(elf_checks.shared_library_check(ldd_out, libraries))
+            run_image_facts = {"shared_libraries": dict(sorted(libraries.items())),
+                               "shared_library_packages": elf_checks.library_packages(ldd_out, libraries),
+                               "run_image_os": elf_checks.run_image_os(ldd_out)}
+            out = runtime.result()
+            if build_image is not None:
+                readelf_out = sysconfig.result() + readelf.result()
+                checks.append(elf_checks.runpath_check(readelf_out))
+                checks.append(elf_checks.interpreter_static_check(readelf_out))
+                checks.append(elf_checks.elf_hardening_check(readelf_out))
+                checks.append(elf_checks.elf_architecture_check(readelf_out, arch))
+                checks.append(flags_check.build_flags_check(readelf_out, build_flags))
+                checks.append(flags_check.builtin_modules_check(readelf_out, build_flags))
+                checks.append(embedding.result())
+                checks.append(cext_check.c_extension_check(*cext.result()))
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     parsed = []
@@ -105,31 +127,30 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
     return checks, run_image_facts
 
 
-def _embedding(client, build_image, run_image, volumes, version, work_dir, run_id, pair) -> Check:
+def _embedding(run, build_image, run_image, volumes, version, work_dir) -> Check:
     """Compile the embedding programs in the build image, run them in the run image."""
     out_dir = work_dir / "embed"
     out_dir.mkdir(exist_ok=True)
-    build_out, build_status = _run(client, build_image, ["bash", "-c", embed_check.BUILD_SCRIPT],
-                                   {**volumes, **embed_check.volumes(out_dir, writable=True)}, run_id, pair,
-                                   with_status=True)
+    build_out, build_status = run(build_image, ["bash", "-c", embed_check.BUILD_SCRIPT],
+                                  {**volumes, **embed_check.volumes(out_dir, writable=True)}, with_status=True)
     run_out = run_status = None
     if build_status == 0:
-        run_out, run_status = _run(client, run_image, ["sh", "-c", embed_check.run_script()],
-                                   {**volumes, **embed_check.volumes(out_dir, writable=False)}, run_id, pair,
-                                   with_status=True)
+        run_out, run_status = run(run_image, ["sh", "-c", embed_check.run_script()],
+                                  {**volumes, **embed_check.volumes(out_dir, writable=False)}, with_status=True)
     return embed_check.embed_check(build_out, build_status, run_out, run_status, version)
 
 
-def _run(client, image, command, volumes, run_id, pair, with_status=False):
-    container = client.containers.run(command=command, volumes=volumes, environment={"HOME": "/tmp"},
+def _run_step(client, image, command, volumes, run_id, pair, with_status=False, slower=1):
+    container = client.containers.run(command=command, volumes=volumes,
+                                      environment={"HOME": "/tmp", "PYRUNTIMES_SLOWER": str(slower)},
                                       **container_options(image, run_id, pair))
     try:
         try:
-            status = container.wait(timeout=STEP_TIMEOUT)["StatusCode"]
+            status = container.wait(timeout=STEP_TIMEOUT * slower)["StatusCode"]
         except (*engine.GONE, *engine.SLOW) as exc:
             if not engine.timed_out(exc):
                 raise
-            raise PairError(f"verification stopped: '{' '.join(command)[:60]}' ran past {STEP_TIMEOUT // 60} min "
+            raise PairError(f"verification stopped: '{' '.join(command)[:60]}' ran past {STEP_TIMEOUT * slower // 60} min "
                             "in the stack's image") from None
         out = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         return (out, status) if with_status else out

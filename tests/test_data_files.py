@@ -46,6 +46,8 @@ def test_good_formula(tmp_path):
     (GOOD + "configure_args = \"--foo\"\n", "configure_args", "must be a list"),
     (GOOD.replace("sha256 =", "sha256 = = "), "(syntax)", "not valid TOML"),
     (GOOD + 'end_of_life = "2025-10-31"\n', "end_of_life", "YYYY-MM-DD without quotes"),
+    (GOOD + 'patches = ["no-such.patch"]\n', "patches", "'no-such.patch' is not a file in builds/patches/"),
+    (GOOD + 'patches = ["../runtimes/python-3.11.2.toml"]\n', "patches", "is not a file in builds/patches/"),
 ])
 def test_broken_formula_names_file_and_field(tmp_path, text, field, words):
     path = write(tmp_path, text)
@@ -84,4 +86,29 @@ def test_broken_stack_names_file_and_field(tmp_path):
         load_stacks(tmp_path / "stacks")
     (folder / "stack.toml").write_text(text.replace('architectures = ["amd64", "arm64"]', 'architectures = ["sparc"]'))
     with pytest.raises(DataFileError, match="field 'architectures': 'sparc' is not one of amd64, arm64"):
+        load_stacks(tmp_path / "stacks")
+
+
+def test_patches_are_data_of_formulas():
+    """3.13.5 carries upstream's revert of gh-91555 (python/cpython#135858); it applies to the
+    source, and its name and hash are what keys and records see."""
+    formula = load_formulas(ROOT / "builds" / "runtimes")["python-3.13.5"]
+    [patch] = formula.patch_hashes()
+    assert patch["name"] == "python-3.13.5-gh-135858.patch" and len(patch["sha256"]) == 64
+    assert load_formulas(ROOT / "builds" / "runtimes")["python-3.13.15"].patch_hashes() == []
+
+
+def test_cross_section_of_a_stack(tmp_path):
+    """[cross] names the cross compiler and which [build] packages are tools; every other build
+    package is installed for the target."""
+    stack = load_stacks(ROOT / "stacks")["debian-12"]
+    packages = stack.cross_packages("arm64")
+    assert packages[0] == "crossbuild-essential-arm64"
+    assert "libssl-dev:arm64" in packages and not any(p.startswith(("pkg-config", "xz-utils")) for p in packages)
+    assert not load_stacks(ROOT / "stacks")["heroku-24"].cross_compiles  # built under emulation
+    folder = tmp_path / "stacks" / "debian-99"
+    folder.mkdir(parents=True)
+    text = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text()
+    (folder / "stack.toml").write_text(text.replace('tools = ["build-essential",', 'tools = ["make",'))
+    with pytest.raises(DataFileError, match=r"field 'cross.tools': 'make' is not one of \[build\] packages"):
         load_stacks(tmp_path / "stacks")

@@ -221,3 +221,23 @@ def test_the_real_build_s_sbom(first_build):
         assert run_packages.get(f"{purl.name}:amd64", run_packages.get(purl.name)) == purl.version, component
     assert [c["name"] for c in libraries if any(o["location"].endswith("/libssl.so.3")
                                                 for o in c["evidence"]["occurrences"])] == ["libssl3"]
+
+
+def test_a_patched_source_is_the_cpython_component_s_pedigree(packed):
+    """A formula's patch (builds/patches/) is part of what was built: CycloneDX's pedigree of the
+    cpython component carries it, its diff, and the upstream change it backports."""
+    from harness.formulas import PATCHES
+    from harness.hashing import file_sha256
+
+    target, record, source = packed()
+    name = "python-3.13.5-gh-135858.patch"
+    record["patches"] = [{"name": name, "sha256": file_sha256(PATCHES / name)}]
+    document = sbom.document(record, target, source, "python-3.13.99.tar.zst")
+    assert validate(document) is None
+    [patch] = by_name(document["components"])["cpython"]["pedigree"]["patches"]
+    assert patch["type"] == "backport" and "_is_disabled" in patch["diff"]["text"]["content"]
+    assert patch["resolves"][0]["source"]["url"] == "https://github.com/python/cpython/pull/135858"
+    # Bytes this checkout does not hold are named by the record alone: no diff that is not theirs.
+    record["patches"] = [{"name": name, "sha256": "0" * 64}]
+    [patch] = by_name(sbom.document(record, target, source, "x.tar.zst")["components"])["cpython"]["pedigree"]["patches"]
+    assert patch == {"type": "backport"}
