@@ -77,16 +77,30 @@ def test_formula_named_after_another_version(tmp_path):
         load_formula(write(tmp_path, GOOD, name="python-3.12.8.toml"))
 
 
-def test_broken_stack_names_file_and_field(tmp_path):
+@pytest.mark.parametrize("old, new, message", [
+    ('"libssl-dev"', '"libssl dev"', r"field 'build.packages': 'libssl dev' is not a Debian"),
+    ('architectures = ["amd64", "arm64"]', 'architectures = ["sparc"]',
+     "field 'architectures': 'sparc' is not one of amd64, arm64"),
+    ('tools = ["build-essential",', 'tools = ["make",', r"field 'cross.tools': 'make' is not one of \[build\] packages"),
+])
+def test_broken_stack_names_file_and_field(tmp_path, old, new, message):
     folder = tmp_path / "stacks" / "debian-99"
     folder.mkdir(parents=True)
     text = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text()
-    (folder / "stack.toml").write_text(text.replace('"libssl-dev"', '"libssl dev"'))
-    with pytest.raises(DataFileError, match=r"stack.toml: field 'build.packages': 'libssl dev' is not a Debian"):
+    assert old in text
+    (folder / "stack.toml").write_text(text.replace(old, new))
+    with pytest.raises(DataFileError, match=r"stack.toml: " + message):
         load_stacks(tmp_path / "stacks")
-    (folder / "stack.toml").write_text(text.replace('architectures = ["amd64", "arm64"]', 'architectures = ["sparc"]'))
-    with pytest.raises(DataFileError, match="field 'architectures': 'sparc' is not one of amd64, arm64"):
-        load_stacks(tmp_path / "stacks")
+
+
+def test_cross_section_of_a_stack():
+    """[cross] names the cross compiler and which [build] packages are tools; every other build
+    package is installed for the target."""
+    stack = load_stacks(ROOT / "stacks")["debian-12"]
+    packages = stack.cross_packages("arm64")
+    assert packages[0] == "crossbuild-essential-arm64"
+    assert "libssl-dev:arm64" in packages and not any(p.startswith(("pkg-config", "xz-utils")) for p in packages)
+    assert not load_stacks(ROOT / "stacks")["heroku-24"].cross_compiles  # built under emulation
 
 
 def test_patches_are_data_of_formulas():
@@ -96,19 +110,3 @@ def test_patches_are_data_of_formulas():
     [patch] = formula.patch_hashes()
     assert patch["name"] == "python-3.13.5-gh-135858.patch" and len(patch["sha256"]) == 64
     assert load_formulas(ROOT / "builds" / "runtimes")["python-3.13.15"].patch_hashes() == []
-
-
-def test_cross_section_of_a_stack(tmp_path):
-    """[cross] names the cross compiler and which [build] packages are tools; every other build
-    package is installed for the target."""
-    stack = load_stacks(ROOT / "stacks")["debian-12"]
-    packages = stack.cross_packages("arm64")
-    assert packages[0] == "crossbuild-essential-arm64"
-    assert "libssl-dev:arm64" in packages and not any(p.startswith(("pkg-config", "xz-utils")) for p in packages)
-    assert not load_stacks(ROOT / "stacks")["heroku-24"].cross_compiles  # built under emulation
-    folder = tmp_path / "stacks" / "debian-99"
-    folder.mkdir(parents=True)
-    text = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text()
-    (folder / "stack.toml").write_text(text.replace('tools = ["build-essential",', 'tools = ["make",'))
-    with pytest.raises(DataFileError, match=r"field 'cross.tools': 'make' is not one of \[build\] packages"):
-        load_stacks(tmp_path / "stacks")
