@@ -114,8 +114,12 @@ def _resolved_dependencies(record: dict) -> list[dict]:
     source = record["source"]
     dependencies = [{"name": source["url"].rsplit("/", 1)[-1], "uri": source["url"],
                      "digest": {"sha256": source["sha256"]}}]
-    for role, used_for in (("build", "building"), ("run", "verifying")):
-        image = record["images"][role]
+    # A cross build's build image is the machine's; the target's own (target_build) is where the
+    # verification compiles a C extension and the embedding programs.
+    for role, used_for in (("build", "building"), ("run", "verifying"), ("target_build", "verifying")):
+        image = record["images"].get(role)
+        if image is None:
+            continue
         dependencies.append({"name": f"{record['stack']} {role} image",
                              "digest": {"sha256": image["id"].removeprefix("sha256:")},
                              "annotations": {"used_for": used_for, "packages_sha256": image["packages_sha256"]}})
