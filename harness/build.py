@@ -153,15 +153,33 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     deadline = threading.Timer(timeout, stop_at_deadline)
     deadline.daemon = True
     deadline.start()
+    # A heartbeat by the clock, not by the log: a phase can print nothing for minutes (the LTO link
+    # of libpython, a PGO training test run under emulation) and should still show it is alive.
+    state = {"phase": "start", "started": time.monotonic(), "lines": 0}
+    state_lock, ended = threading.Lock(), threading.Event()
+
+    def heartbeat():
+        while not ended.wait(HEARTBEAT):
+            with state_lock:
+                if time.monotonic() - state["started"] >= HEARTBEAT:
+                    log_file.flush()
+                    on_phase(f"{state['phase']}, {int(time.monotonic() - state['started'])}s so far "
+                             f"({state['lines']} log lines)")
+
+    beating = threading.Thread(target=heartbeat, daemon=True)
+    beating.start()
     try:
         phase, started = "start", time.monotonic()
-        last_heard = started
         for count, line in enumerate(_lines(container.logs(stream=True, follow=True)), 1):
             log_file.write(line + "\n")
             now = time.monotonic()
+            with state_lock:
+                state["lines"] = count
             if line.startswith(PHASE_MARK):
                 result.phase_seconds[phase] = round(now - started, 1)
-                phase, started, last_heard = line[len(PHASE_MARK):].strip(), now, now
+                phase, started = line[len(PHASE_MARK):].strip(), now
+                with state_lock:
+                    state.update(phase=phase, started=now)
                 log_file.flush()
                 on_phase(phase)
             elif line.startswith(PGO_MARK):
@@ -172,10 +190,6 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
                 result.flags = _json_line(line[len(FLAGS_MARK):])
             elif line.startswith(CPU_MARK):
                 result.cpu = _json_line(line[len(CPU_MARK):])
-            elif now - last_heard >= HEARTBEAT:  # long phases (compile) still show signs of life
-                last_heard = now
-                log_file.flush()
-                on_phase(f"{phase}, {int(now - started)}s so far ({count} log lines)")
         result.exit_code = -1 if result.timed_out else container.wait()["StatusCode"]
         if result.exit_code != 0 and not result.timed_out:  # say whether the kernel's OOM killer or a SIGKILL ended it
             container.reload()
@@ -189,6 +203,8 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
         result.phase_seconds.pop("done", None)
     finally:
         deadline.cancel()
+        ended.set()
+        beating.join()
         log_file.flush()
         script.unlink(missing_ok=True)
         remove_quietly(container)

@@ -371,7 +371,7 @@ class Case:
                                                              build_image=self.build_image, wheels=wheels,
                                                              build_flags=self.record.get("build_flags"),
                                                              arch=self.arch, jobserver_path=self.ctx.jobserver,
-                                                             tools_image=self.compile_image)
+                                                             tools_image=self.compile_image, log=self.say)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         checks += runtime

@@ -26,6 +26,7 @@ This module runs the containers (runtime_checks, _run) and hashes the checks' co
 
 import json
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,7 +48,7 @@ CHECK_MODULES = (check, archive_checks, elf_checks, cext_check, embed_check, fla
 
 def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path,
                    build_image=None, wheels: Path | None = None, build_flags: dict | None = None, arch: str = "amd64",
-                   jobserver_path=None, tools_image=None):
+                   jobserver_path=None, tools_image=None, log=None):
     """Extract the archive, then run the ldd scan and runtime_checks.py in the run image, and
     (given a build image) in the build image: readelf on every ELF file, a C extension built by pip,
     two embedding programs compiled (then run in the run image), and the compilation records read
@@ -58,7 +59,10 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
 
     Returns the checks, and what the ldd scan found out about the run image, as the record's
     fields: shared_libraries (name -> path), shared_library_packages (name -> path, package,
-    version, arch) and run_image_os (its /etc/os-release ID and VERSION_ID)."""
+    version, arch) and run_image_os (its /etc/os-release ID and VERSION_ID).
+
+    log, when given, hears of each step as it ends, with its seconds: under emulation the
+    verification takes minutes, and a step that runs long should show which it is."""
     tree = work_dir / "verify-tree"
     tls = work_dir / "tls"
     shutil.rmtree(tree, ignore_errors=True)
@@ -76,24 +80,28 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
     # that wait for a core would otherwise run out). Their checks keep their order.
     slower = emulation.slowdown(arch)
 
-    def _run(image, command, step_volumes, with_status=False):
+    def _run(step, image, command, step_volumes, with_status=False):
         with jobserver.slot(jobserver_path):
-            return _run_step(client, image, command, step_volumes, run_id, pair, with_status, slower)
+            started = time.monotonic()
+            result = _run_step(client, image, command, step_volumes, run_id, pair, with_status, slower)
+        if log is not None:
+            log(f"verify: {step} done ({time.monotonic() - started:.0f}s)")
+        return result
 
     checks, libraries = [], {}
     try:
         with ThreadPoolExecutor(max_workers=max(2, usable_cores())) as pool:
-            ldd = pool.submit(_run, run_image, ["sh", "-c", elf_checks.LDD_SCAN], volumes)
-            runtime = pool.submit(_run, run_image,
+            ldd = pool.submit(_run, "ldd scan", run_image, ["sh", "-c", elf_checks.LDD_SCAN], volumes)
+            runtime = pool.submit(_run, "runtime checks", run_image,
                                   [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", version,
                                    "/opt/pyruntimes/tls", BUILD_PREFIX],
                                   volumes)
             if build_image is not None:
                 # readelf comes with the build image's binutils; run images have none.
-                readelf = pool.submit(_run, tools_image or build_image, ["sh", "-c", elf_checks.READELF_SCAN], volumes)
-                sysconfig = pool.submit(_run, build_image, ["sh", "-c", flags_check.SYSCONFIG_SCAN], volumes)
+                readelf = pool.submit(_run, "readelf scan", tools_image or build_image, ["sh", "-c", elf_checks.READELF_SCAN], volumes)
+                sysconfig = pool.submit(_run, "sysconfig scan", build_image, ["sh", "-c", flags_check.SYSCONFIG_SCAN], volumes)
                 embedding = pool.submit(_embedding, _run, build_image, run_image, volumes, version, work_dir)
-                cext = pool.submit(_run, build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
+                cext = pool.submit(_run, "C extension built by pip", build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
                                    {**volumes, **cext_check.volumes(wheels)}, with_status=True)
             ldd_out = ldd.result()
             checks.append(elf_checks.shared_library_check(ldd_out, libraries))
@@ -131,11 +139,11 @@ def _embedding(run, build_image, run_image, volumes, version, work_dir) -> Check
     """Compile the embedding programs in the build image, run them in the run image."""
     out_dir = work_dir / "embed"
     out_dir.mkdir(exist_ok=True)
-    build_out, build_status = run(build_image, ["bash", "-c", embed_check.BUILD_SCRIPT],
+    build_out, build_status = run("embedding programs compiled", build_image, ["bash", "-c", embed_check.BUILD_SCRIPT],
                                   {**volumes, **embed_check.volumes(out_dir, writable=True)}, with_status=True)
     run_out = run_status = None
     if build_status == 0:
-        run_out, run_status = run(run_image, ["sh", "-c", embed_check.run_script()],
+        run_out, run_status = run("embedding programs run", run_image, ["sh", "-c", embed_check.run_script()],
                                   {**volumes, **embed_check.volumes(out_dir, writable=False)}, with_status=True)
     return embed_check.embed_check(build_out, build_status, run_out, run_status, version)
 

@@ -1,5 +1,6 @@
 """The build container runs with the harness's real settings: no network, no credentials."""
 
+import re
 import socket
 import urllib.parse
 
@@ -68,3 +69,20 @@ def test_no_credentials_reach_the_build_container(build_image, monkeypatch):
     options = build.container_options(image, run_id="test", pair="env-test")
     status, output = run(client, options, "env")
     assert status == 0 and "canary-secret-7f3a" not in output and "AWS_" not in output, output
+
+
+def test_a_silent_phase_still_shows_signs_of_life(build_image, monkeypatch, tmp_path):
+    """The heartbeat goes by the clock: a phase that prints nothing (an LTO link, a PGO training
+    test under emulation) is still reported while it runs, with its phase and seconds so far."""
+    client, image = build_image
+    monkeypatch.setattr(build, "HEARTBEAT", 1)
+    heard = []
+    script = tmp_path / "script.sh"
+    script.write_text("")
+    with (tmp_path / "build.log").open("w") as log_file:
+        result = build._run(client, image, ["bash", "-c", "echo '::phase:: quiet'; sleep 4; echo '::phase:: done'"],
+                            {}, {}, script, log_file, heard.append, "test", "heartbeat-test", timeout=120)
+    assert result.exit_code == 0
+    beats = [line for line in heard if line.startswith("quiet, ")]
+    assert len(beats) >= 2 and all(re.fullmatch(r"quiet, \ds so far \(1 log lines\)", b) for b in beats), heard
+    assert "quiet" in heard and heard[-1] == "done" and 3 <= result.phase_seconds["quiet"] < 10, (heard, result)
