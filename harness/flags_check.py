@@ -122,12 +122,23 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
                             f"BOLT's note is in: {', '.join(bolted) or 'no file'}")
         else:
             problems.append(f"BOLT's note is in {', '.join(bolted)}, but the build states no BOLT")
+    # The interpreter's ELF type against the statement: "pie": false is a position-dependent
+    # executable (EXEC), true a position-independent one (DYN). Older statements say nothing.
+    linked = ""
+    if "pie" in stated:
+        want_type = "DYN" if stated["pie"] else "EXEC"
+        for name in interpreters:
+            found = re.search(r"^\s*Type:\s+(\w+)", _by_file(scan_out)[name], re.MULTILINE)
+            if not found or found.group(1) != want_type:
+                problems.append(f"{name} is {found.group(1) if found else 'of no readable type'}, "
+                                f"not {want_type} as stated (pie: {str(stated['pie']).lower()})")
+        linked = f"; {', '.join(interpreters)} {'position-independent' if stated['pie'] else 'position-dependent'} as stated"
     if problems:
         return Check("build_flags", False, _capped(problems))
     bolt = f"; BOLT ({stated['bolt']}) applied to {', '.join(bolted)}" if bolted else ""
     return Check("build_flags", True,
                  f"{len(recorded)} ELF files compiled at {want}{' with LTO' if stated.get('lto') else ''} as stated "
-                 f"(core: {', '.join(core)}){bolt}; sysconfig hands extensions {want} and no build-only flags")
+                 f"(core: {', '.join(core)}){bolt}{linked}; sysconfig hands extensions {want} and no build-only flags")
 
 
 def builtin_modules_check(scan_out: str, stated: dict | None) -> Check:

@@ -31,14 +31,14 @@ def tree(tmp_path):
     (tmp_path / "bin").mkdir()
     (tmp_path / "lib").mkdir()
 
-    def compile_(*flags, linked_against_lib=False, whole_core=True):
+    def compile_(*flags, linked_against_lib=False, whole_core=True, interpreter_flags=()):
         lib = tmp_path / "lib" / "libpython3.99.so.1.0"
         subprocess.run(["gcc", "-shared", "-fPIC", *flags, "-Wl,-soname,libpython3.99.so.1.0", "-o", lib, source,
                         extra], check=True, capture_output=True)
         link = (["-L", tmp_path / "lib", "-l:libpython3.99.so.1.0"] if linked_against_lib
                 else [source, *([extra] if whole_core else [])])
         # -rdynamic: the interpreter exports its symbols, as CPython's LINKFORSHARED has it do.
-        subprocess.run(["gcc", *flags, "-rdynamic", "-o", tmp_path / "bin" / "python3.99", main, *link],
+        subprocess.run(["gcc", *flags, *interpreter_flags, "-rdynamic", "-o", tmp_path / "bin" / "python3.99", main, *link],
                        check=True, capture_output=True)
 
     def scan(sysconfig=CLEAN_SYSCONFIG):
@@ -86,6 +86,20 @@ def test_lto_used_as_stated_passes(tree):
     check = flags_check.build_flags_check(tree.scan(), {**STATED, "lto": True})
     assert check.ok, check.detail
     assert "compiled at -O3 with LTO" in check.detail
+
+
+def test_an_interpreter_linked_as_stated_passes(tree):
+    tree("-O3", "-frecord-gcc-switches", interpreter_flags=["-no-pie"])
+    check = flags_check.build_flags_check(tree.scan(), {**STATED, "pie": False})
+    assert check.ok, check.detail
+    assert "bin/python3.99 position-dependent as stated" in check.detail
+
+
+def test_a_position_independent_interpreter_stated_otherwise_is_named(tree):
+    tree("-O3", "-frecord-gcc-switches", interpreter_flags=["-pie"])
+    check = flags_check.build_flags_check(tree.scan(), {**STATED, "pie": False})
+    assert not check.ok and "bin/python3.99 is DYN, not EXEC as stated (pie: false)" in check.detail, check.detail
+    assert flags_check.build_flags_check(tree.scan(), {**STATED, "pie": True}).ok
 
 
 def test_lto_of_objects_compiled_at_O2_is_caught(tree):
