@@ -101,7 +101,7 @@ def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, 
                 readelf = pool.submit(_run, "readelf scan", tools_image or build_image, ["sh", "-c", elf_checks.READELF_SCAN], volumes)
                 sysconfig = pool.submit(_run, "sysconfig scan", build_image, ["sh", "-c", flags_check.SYSCONFIG_SCAN], volumes)
                 embedding = pool.submit(_embedding, _run, build_image, run_image, volumes, version, work_dir)
-                cext = pool.submit(_run, "C extension built by pip", build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
+                cext = pool.submit(_run, "C extension build (pip)", build_image, ["bash", "-c", cext_check.CEXT_SCRIPT],
                                    {**volumes, **cext_check.volumes(wheels)}, with_status=True)
             ldd_out = ldd.result()
             checks.append(elf_checks.shared_library_check(ldd_out, libraries))
@@ -139,7 +139,7 @@ def _embedding(run, build_image, run_image, volumes, version, work_dir) -> Check
     """Compile the embedding programs in the build image, run them in the run image."""
     out_dir = work_dir / "embed"
     out_dir.mkdir(exist_ok=True)
-    build_out, build_status = run("embedding programs compiled", build_image, ["bash", "-c", embed_check.BUILD_SCRIPT],
+    build_out, build_status = run("embedding programs build", build_image, ["bash", "-c", embed_check.BUILD_SCRIPT],
                                   {**volumes, **embed_check.volumes(out_dir, writable=True)}, with_status=True)
     run_out = run_status = None
     if build_status == 0:

@@ -69,7 +69,7 @@ def test_quick_build_verify_publish_then_reuse(first_build):
     row = table_row(forced.stdout, PAIR)
     assert row[1:3] == ["passed", "reused"] and re.fullmatch(r"\d+s", row[3]) and row[4] == f"{passed}/{total}", row
     # Each verification step is reported as it ends, with its time.
-    for step in ("ldd scan", "runtime checks", "readelf scan", "C extension built by pip", "embedding programs run"):
+    for step in ("ldd scan", "runtime checks", "readelf scan", "C extension build \\(pip\\)", "embedding programs run"):
         assert re.search(rf"{PAIR}: verify: {step} done \(\d+s\)", forced.stderr), (step, forced.stderr[-3000:])
 
 
