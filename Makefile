@@ -17,7 +17,8 @@ STACK ?= debian-12
 STACKS ?=
 # Architectures: `make build` builds this machine's own. Without ARCH, deploy-runtimes builds each
 # architecture a stack declares that this machine runs natively and reports the others skipped;
-# ARCH='arm64' on an amd64 machine builds them under emulation (hours for a release build).
+# ARCH='arm64' on an amd64 machine cross-compiles them where the stack says how, the PGO training
+# and the checks under emulation (a release build of 3.13.15 on debian-12: 42 min here).
 NATIVE_ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(shell uname -m)))
 ARCH ?=
 PROFILE ?= quick
