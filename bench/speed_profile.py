@@ -77,6 +77,7 @@ def main():
     if comparison.other == "heroku-recipe":
         tree, _ = heroku_recipe_tree(client, comparison, build_image)
         volumes += ["-v", f"{tree}:/tmp/python:ro"]
+    pin = ["--cpuset-cpus", os.environ["PROFILE_CPU"]] if os.environ.get("PROFILE_CPU") else []
     results = {}
     for label, python, env in ((comparison.other, comparison.other_python, comparison.other_env),
                                ("ours", "/opt/python/bin/python3", "")):
@@ -88,7 +89,6 @@ def main():
                       f"{python} /bench/benchmarks/bm_{benchmark}/run_benchmark.py --worker -l {loops} -n 1 -w 0 "
                       f"--output /tmp/result.json >{out}.log 2>&1 || {{ tail -5 {out}.log; exit 1; }}; "
                       f"callgrind_annotate --inclusive=no --threshold=100 {out}.cg")
-            pin = ["--cpuset-cpus", os.environ["PROFILE_CPU"]] if os.environ.get("PROFILE_CPU") else []
             run = subprocess.run(["docker", "run", "--rm", "--network", "none", *pin, *volumes, "-e", "HOME=/tmp",
                                   "-w", "/tmp", image, "bash", "-c", script], capture_output=True, text=True)
             if run.returncode != 0:

@@ -96,7 +96,8 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
         level = optimization((sysconfig_vars.get("CFLAGS") or "").split())
         if level != want:
             problems.append(f"sysconfig CFLAGS ends at {level}, not the stated {want}")
-    files = {name: recorded_compilations(text) for name, text in _by_file(scan_out).items()}
+    by_file = _by_file(scan_out)  # file -> what readelf printed of it
+    files = {name: recorded_compilations(text) for name, text in by_file.items()}
     recorded = {name: compilations for name, compilations in files.items() if compilations}
     core = [name for name in recorded if CORE.fullmatch(name)]
     missing_core = [name for name in files if CORE.fullmatch(name) and name not in recorded]
@@ -114,7 +115,7 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
     # ..., command line: ..."), which strip keeps: the interpreter has one when, and only when,
     # the build states it used BOLT (on the interpreter alone: libpython3.X.so gets no profile).
     interpreters = [name for name in files if re.fullmatch(r"bin/python3\.\d+t?", name)]
-    bolted = [name for name, text in _by_file(scan_out).items() if "BOLT revision" in text]
+    bolted = [name for name, text in by_file.items() if "BOLT revision" in text]
     want_bolted = interpreters if stated.get("bolt") else []
     if bolted != want_bolted:
         if stated.get("bolt"):
@@ -128,7 +129,7 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
     if "pie" in stated:
         want_type = "DYN" if stated["pie"] else "EXEC"
         for name in interpreters:
-            found = re.search(r"^\s*Type:\s+(\w+)", _by_file(scan_out)[name], re.MULTILINE)
+            found = re.search(r"^\s*Type:\s+(\w+)", by_file[name], re.MULTILINE)
             if not found or found.group(1) != want_type:
                 problems.append(f"{name} is {found.group(1) if found else 'of no readable type'}, "
                                 f"not {want_type} as stated (pie: {str(stated['pie']).lower()})")
