@@ -325,6 +325,7 @@ runner = subprocess.Popen([sys.executable, "-m", "test", "--pgo", "--timeout=120
 started, failed, tests_run = set(), [], None
 for line in runner.stdout:
     sys.stdout.write(line)
+    sys.stdout.flush()  # to the log as it happens: under emulation a test file can take minutes
     progress = re.search(r"\[\s*\d+/\d+(?:/\d+)?\] (test_\w+)", line)  # "[17/44] test_float"
     if progress:
         started.add(progress.group(1))
