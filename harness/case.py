@@ -4,28 +4,27 @@ fetch_source -> build_and_package (or reuse) -> verify -> publish
 
 Each step reports progress, records what the summary table needs (via record_property, which
 xdist carries back to the controller) and raises PairError with one line when it cannot go on.
+The cache keys and the reuse test are harness/cache_policy.py; the archive's record is built by
+harness/record.py.
 """
 
 from __future__ import annotations
 
 import datetime
-import platform
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import zstandard
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import archive_checks, build, cext_check, emulation, engine, images, provenance, publish, s3, sbom, selection, sources, verify
+from . import archive_checks, build, cache_policy, cext_check, emulation, engine, images, provenance, publish, s3, sbom, selection, sources, verify
+from . import record as record_mod
 from .check import Check
 from .errors import PairError
-from .hashing import file_sha256, inputs_sha256
-
-ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree
+from .hashing import file_sha256
 
 
 @dataclass
@@ -130,29 +129,9 @@ class Case:
         self.note("time_images", round(time.monotonic() - started, 1))
 
     def cache_key(self) -> str:
-        """Every input that can change the archive's bytes."""
-        inputs = {
-            "formula": self.formula.file_hash,
-            "build_script": file_sha256(build.BUILD_SCRIPT),
-            # What the build image holds (its packages and their versions), not when it was made:
-            # a refresh that changes no package keeps every archive.
-            "build_image_packages": self.compile_image.packages_sha256,
-            "profile": self.ctx.profile,
-            "archive_format": ARCHIVE_FORMAT,
-            "zstd_level": archive_mod.ZSTD_LEVELS[self.ctx.profile],
-        }
-        if self.arch != "amd64":
-            # Package lists can be the same for two architectures (dpkg names native packages without
-            # one), so the architecture itself is an input; amd64 keys stay what they were before
-            # architectures were part of a pair, so archives already built and published are found.
-            inputs["arch"] = self.arch
-        if self.formula.patches:
-            inputs["patches"] = self.formula.patch_hashes()
-        if self.method is build.Method.CROSS:
-            inputs["cross_sites"] = build.cross_sites_sha256()  # configure's answers for the target
-        if self.ctx.profile_data:
-            inputs["profile_data"] = file_sha256(self.ctx.profile_data)
-        return inputs_sha256(inputs)
+        """Every input that can change the archive's bytes (harness/cache_policy.py)."""
+        return cache_policy.archive_key(self.formula, self.compile_image, self.ctx.profile, self.arch,
+                                        self.method, self.ctx.profile_data)
 
     def archive_path(self, key) -> Path:
         return (self.ctx.out_dir / "archives" / self.stack.name / self.arch
@@ -247,51 +226,13 @@ class Case:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(profiles, ignore_errors=True)
-        self.record = {
-            "runtime": self.formula.name,
-            "python_version": self.formula.version,
-            "stack": self.stack.name,
-            "arch": self.arch,
-            "profile": self.ctx.profile,
-            "cache_key": key,
-            "archive_sha256": sha256,
-            "archive_size": archive.stat().st_size,
-            "source": {"url": self.formula.url, "sha256": self.formula.sha256},
-            "end_of_life": {"runtime": _iso(self.formula.end_of_life), "stack": _iso(self.stack.end_of_life),
-                            "notice": self.end_of_life() or None},
-            "formula_sha256": self.formula.file_hash,
-            "configure_args": list(self.formula.configure_args),
-            "patches": self.formula.patch_hashes(),  # applied to the source, in this order
-            "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
-            # The image the build ran in; for a cross build also the target's own build image,
-            # where the verification compiles (a C extension, the embedding programs).
-            "images": {"build": self.compile_image.describe(), "run": self.run_image.describe(),
-                       **({"target_build": self.build_image.describe()} if self.method is build.Method.CROSS else {})},
-            "build_method": self.method.value,
-            "stack_inputs_sha256": self.stack.inputs_hash,
-            "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
-            # Release builds: how many training tests ran, which failed, how many profile files.
-            "pgo_training": result.pgo or None,
-            # The same for BOLT's training (the instrumented interpreter's run), when the build used BOLT.
-            "bolt_training": result.bolt or None,
-            # Release builds: the profiles they used (.profile.tar.zst beside the archive; in the
-            # bucket under profiles/ by this sha256), with which a rebuild makes the same bytes.
-            "profile_data": profile,
-            # What the build script states it compiles with; the build_flags check reads it back.
-            "build_flags": result.flags or None,
-            "build_seconds": build_seconds,
-            "build_cpu_seconds": round(sum(result.cpu.get(k, 0) for k in ("user_seconds", "system_seconds")), 1) or None,
-            # What the provenance statement says of the build itself (harness/provenance.py).
-            "run_id": self.ctx.run_id,
-            "build_started": started_on,
-            "build_finished": finished_on,
-            "harness_revision": provenance.harness_revision(self.ctx.root),
-            "tools": {
-                "docker_engine": self.ctx.docker.version().get("Version", "?"),
-                "zstandard": zstandard.__version__,
-                "host_python": platform.python_version(),
-            },
-        }
+        self.record = record_mod.build_record(
+            formula=self.formula, stack=self.stack, arch=self.arch, profile=self.ctx.profile,
+            compile_image=self.compile_image, build_image=self.build_image, run_image=self.run_image,
+            method=self.method, run_id=self.ctx.run_id, root=self.ctx.root, docker=self.ctx.docker,
+            end_of_life=self.end_of_life(), key=key, archive=archive, sha256=sha256, result=result,
+            pack_seconds=pack_seconds, build_seconds=build_seconds, started_on=started_on,
+            finished_on=finished_on, profile_data=profile)
         archive_mod.write_sidecars(archive, sha256, self.record)
         self.note("time_build", build_seconds)
         if self.record["build_cpu_seconds"]:
@@ -315,35 +256,13 @@ class Case:
         self.note("log", str(self.log_path))
 
     def _reusable(self, archive: Path) -> str | None:
-        if self.ctx.rebuild or not archive.exists():
-            return None
-        recorded = archive_mod.beside(archive, archive_mod.CHECKSUM_SUFFIX)
-        meta = archive_mod.beside(archive, archive_mod.RECORD_SUFFIX)
-        if not recorded.exists() or not meta.exists():
-            return None
-        expected = recorded.read_text().split()[0]
-        if file_sha256(archive) != expected:
-            self.say(f"{archive.name} does not match its recorded sha256; rebuilding")
-            archive.unlink()
-            return None
-        profile = (archive_mod.read_json(meta) or {}).get("profile_data")
-        profile_path = archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)
-        if profile and (not profile_path.exists() or file_sha256(profile_path) != profile["sha256"]):
-            self.say(f"{archive.name}: its profile ({profile_path.name}) is missing or changed; rebuilding")
-            return None
-        return expected
+        return cache_policy.reusable(archive, self.ctx.rebuild, self.say)
 
     # -- 3. verify --------------------------------------------------------------------------------
     def verification_key(self) -> str:
-        """Every input that can change a verification's outcome: the archive, the images the checks
-        run in, and the checks themselves."""
-        return inputs_sha256({
-            "archive_sha256": self.record["archive_sha256"],
-            "run_image_packages": self.run_image.packages_sha256,
-            "build_image_packages": self.build_image.packages_sha256,  # the C-extension check compiles there
-            "tools_image_packages": self.compile_image.packages_sha256,  # readelf runs there
-            "checks": verify.checks_sha256(),
-        })
+        """Every input that can change a verification's outcome (harness/cache_policy.py)."""
+        return cache_policy.verification_key(self.record["archive_sha256"], self.run_image, self.build_image,
+                                             self.compile_image)
 
     def verify(self, archive: Path):
         key = self.verification_key()
@@ -456,10 +375,6 @@ class Case:
         self.say(outcome.describe())
         if not outcome.ok:
             raise PairError(f"{outcome.url} is {outcome.describe()}")
-
-
-def _iso(date):
-    return date.isoformat() if date else None
 
 
 def _tail(path: Path, lines=25) -> str:

@@ -10,8 +10,8 @@ The build type, BUILD_TYPE, is this project's own; version 1 of it means these f
   builds/runtimes/RUNTIME.toml), stack (stacks/STACK/stack.toml), arch, profile (release: PGO +
   LTO; quick: neither).
 - internalParameters, what the project fixed: build_script_sha256 (builds/build-python.sh),
-  formula_sha256, configure_args (the formula's extra flags), cache_key (harness/case.py
-  cache_key(): a hash of every input that can change the archive's bytes).
+  formula_sha256, configure_args (the formula's extra flags), cache_key (harness/cache_policy.py
+  archive_key(): a hash of every input that can change the archive's bytes).
 - resolvedDependencies: the source tarball (its URL and sha256, checked before the build); the
   stack's build image and run image (the Docker image id as a sha256 digest, annotated with
   packages_sha256, the hash of the image's installed packages and versions that the record lists

@@ -1,0 +1,90 @@
+"""When a pair's earlier work is reused: the archive's cache key, the verification's key, and the
+test that an archive already in the out folder can stand for a build.
+
+The inputs of each key are what can change its outcome. Adding an input unconditionally changes
+every key (everything is rebuilt or re-verified), so inputs that existing archives lack are added
+under a condition that leaves those archives' keys as they were (as "arch" is).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import archive as archive_mod
+from . import build, verify
+from .hashing import file_sha256, inputs_sha256
+
+ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree
+
+
+def archive_inputs(formula, compile_image, profile: str, arch: str, method: build.Method,
+                   profile_data: Path | None) -> dict:
+    """Every input that can change the archive's bytes."""
+    inputs = {
+        "formula": formula.file_hash,
+        "build_script": file_sha256(build.BUILD_SCRIPT),
+        # What the build image holds (its packages and their versions), not when it was made:
+        # a refresh that changes no package keeps every archive.
+        "build_image_packages": compile_image.packages_sha256,
+        "profile": profile,
+        "archive_format": ARCHIVE_FORMAT,
+        "zstd_level": archive_mod.ZSTD_LEVELS[profile],
+    }
+    if arch != "amd64":
+        # Package lists can be the same for two architectures (dpkg names native packages without
+        # one), so the architecture itself is an input; amd64 keys stay what they were before
+        # architectures were part of a pair, so archives already built and published are found.
+        inputs["arch"] = arch
+    if formula.patches:
+        inputs["patches"] = formula.patch_hashes()
+    if method is build.Method.CROSS:
+        inputs["cross_sites"] = build.cross_sites_sha256()  # configure's answers for the target
+    if profile_data:
+        inputs["profile_data"] = file_sha256(profile_data)
+    return inputs
+
+
+def archive_key(formula, compile_image, profile: str, arch: str, method: build.Method,
+                profile_data: Path | None) -> str:
+    """The hash of archive_inputs(): the archive's cache key."""
+    return inputs_sha256(archive_inputs(formula, compile_image, profile, arch, method, profile_data))
+
+
+def verification_inputs(archive_sha256: str, run_image, build_image, compile_image) -> dict:
+    """Every input that can change a verification's outcome: the archive, the images the checks
+    run in, and the checks themselves."""
+    return {
+        "archive_sha256": archive_sha256,
+        "run_image_packages": run_image.packages_sha256,
+        "build_image_packages": build_image.packages_sha256,  # the C-extension check compiles there
+        "tools_image_packages": compile_image.packages_sha256,  # readelf runs there
+        "checks": verify.checks_sha256(),
+    }
+
+
+def verification_key(archive_sha256: str, run_image, build_image, compile_image) -> str:
+    """The hash of verification_inputs(): the key a verification's results are reused under."""
+    return inputs_sha256(verification_inputs(archive_sha256, run_image, build_image, compile_image))
+
+
+def reusable(archive: Path, rebuild: bool, say) -> str | None:
+    """The archive's sha256 when it can be reused (not --rebuild, its sha256 and record beside it,
+    its bytes matching that sha256, and its profile, when it names one, there and unchanged), else
+    None. An archive that does not match its sha256 is deleted; say() tells why one is rebuilt."""
+    if rebuild or not archive.exists():
+        return None
+    recorded = archive_mod.beside(archive, archive_mod.CHECKSUM_SUFFIX)
+    meta = archive_mod.beside(archive, archive_mod.RECORD_SUFFIX)
+    if not recorded.exists() or not meta.exists():
+        return None
+    expected = recorded.read_text().split()[0]
+    if file_sha256(archive) != expected:
+        say(f"{archive.name} does not match its recorded sha256; rebuilding")
+        archive.unlink()
+        return None
+    profile = (archive_mod.read_json(meta) or {}).get("profile_data")
+    profile_path = archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)
+    if profile and (not profile_path.exists() or file_sha256(profile_path) != profile["sha256"]):
+        say(f"{archive.name}: its profile ({profile_path.name}) is missing or changed; rebuilding")
+        return None
+    return expected

@@ -1,0 +1,75 @@
+"""The archive's record (ARCHIVE.json beside it): what went into a build and how it ran.
+
+build_record() makes it when an archive is built; verification adds its results later
+(harness/case.py: verification, verification_key, the run image's facts). The SBOM and the
+provenance statement are made from it (harness/sbom.py, harness/provenance.py).
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import zstandard
+
+from . import build, provenance
+from .hashing import file_sha256
+
+
+def build_record(*, formula, stack, arch: str, profile: str, compile_image, build_image, run_image,
+                 method: build.Method, run_id: str, root: Path, docker, end_of_life: str,
+                 key: str, archive: Path, sha256: str, result: build.BuildResult,
+                 pack_seconds: float, build_seconds: float, started_on: str, finished_on: str,
+                 profile_data: dict | None) -> dict:
+    """The record of a build that produced archive (whose sha256 is sha256) under cache key key:
+    result is what build.run_build() returned, end_of_life the notice (or ""), profile_data the
+    profile the build made ({"sha256", "size", "given"}), or None."""
+    return {
+        "runtime": formula.name,
+        "python_version": formula.version,
+        "stack": stack.name,
+        "arch": arch,
+        "profile": profile,
+        "cache_key": key,
+        "archive_sha256": sha256,
+        "archive_size": archive.stat().st_size,
+        "source": {"url": formula.url, "sha256": formula.sha256},
+        "end_of_life": {"runtime": _iso(formula.end_of_life), "stack": _iso(stack.end_of_life),
+                        "notice": end_of_life or None},
+        "formula_sha256": formula.file_hash,
+        "configure_args": list(formula.configure_args),
+        "patches": formula.patch_hashes(),  # applied to the source, in this order
+        "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
+        # The image the build ran in; for a cross build also the target's own build image,
+        # where the verification compiles (a C extension, the embedding programs).
+        "images": {"build": compile_image.describe(), "run": run_image.describe(),
+                   **({"target_build": build_image.describe()} if method is build.Method.CROSS else {})},
+        "build_method": method.value,
+        "stack_inputs_sha256": stack.inputs_hash,
+        "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
+        # Release builds: how many training tests ran, which failed, how many profile files.
+        "pgo_training": result.pgo or None,
+        # The same for BOLT's training (the instrumented interpreter's run), when the build used BOLT.
+        "bolt_training": result.bolt or None,
+        # Release builds: the profiles they used (.profile.tar.zst beside the archive; in the
+        # bucket under profiles/ by this sha256), with which a rebuild makes the same bytes.
+        "profile_data": profile_data,
+        # What the build script states it compiles with; the build_flags check reads it back.
+        "build_flags": result.flags or None,
+        "build_seconds": build_seconds,
+        "build_cpu_seconds": round(sum(result.cpu.get(k, 0) for k in ("user_seconds", "system_seconds")), 1) or None,
+        # What the provenance statement says of the build itself (harness/provenance.py).
+        "run_id": run_id,
+        "build_started": started_on,
+        "build_finished": finished_on,
+        "harness_revision": provenance.harness_revision(root),
+        "tools": {
+            "docker_engine": docker.version().get("Version", "?"),
+            "zstandard": zstandard.__version__,
+            "host_python": platform.python_version(),
+        },
+    }
+
+
+def _iso(date):
+    return date.isoformat() if date else None
