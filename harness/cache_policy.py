@@ -17,9 +17,9 @@ from .hashing import file_sha256, inputs_sha256
 ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree
 
 
-def archive_inputs(formula, compile_image, profile: str, arch: str, method: build.Method,
-                   profile_data: Path | None) -> dict:
-    """Every input that can change the archive's bytes."""
+def archive_key(formula, compile_image, profile: str, arch: str, method: build.Method,
+                profile_data: Path | None) -> str:
+    """The archive's cache key: a hash of every input that can change the archive's bytes."""
     inputs = {
         "formula": formula.file_hash,
         "build_script": file_sha256(build.BUILD_SCRIPT),
@@ -41,30 +41,19 @@ def archive_inputs(formula, compile_image, profile: str, arch: str, method: buil
         inputs["cross_sites"] = build.cross_sites_sha256()  # configure's answers for the target
     if profile_data:
         inputs["profile_data"] = file_sha256(profile_data)
-    return inputs
+    return inputs_sha256(inputs)
 
 
-def archive_key(formula, compile_image, profile: str, arch: str, method: build.Method,
-                profile_data: Path | None) -> str:
-    """The hash of archive_inputs(): the archive's cache key."""
-    return inputs_sha256(archive_inputs(formula, compile_image, profile, arch, method, profile_data))
-
-
-def verification_inputs(archive_sha256: str, run_image, build_image, compile_image) -> dict:
-    """Every input that can change a verification's outcome: the archive, the images the checks
-    run in, and the checks themselves."""
-    return {
+def verification_key(archive_sha256: str, run_image, build_image, compile_image) -> str:
+    """The key a verification's results are reused under: a hash of every input that can change
+    its outcome (the archive, the images the checks run in, and the checks themselves)."""
+    return inputs_sha256({
         "archive_sha256": archive_sha256,
         "run_image_packages": run_image.packages_sha256,
         "build_image_packages": build_image.packages_sha256,  # the C-extension check compiles there
         "tools_image_packages": compile_image.packages_sha256,  # readelf runs there
         "checks": verify.checks_sha256(),
-    }
-
-
-def verification_key(archive_sha256: str, run_image, build_image, compile_image) -> str:
-    """The hash of verification_inputs(): the key a verification's results are reused under."""
-    return inputs_sha256(verification_inputs(archive_sha256, run_image, build_image, compile_image))
+    })
 
 
 def reusable(archive: Path, rebuild: bool, say) -> str | None:

@@ -227,12 +227,8 @@ class Case:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(profiles, ignore_errors=True)
         self.record = record_mod.build_record(
-            formula=self.formula, stack=self.stack, arch=self.arch, profile=self.ctx.profile,
-            compile_image=self.compile_image, build_image=self.build_image, run_image=self.run_image,
-            method=self.method, run_id=self.ctx.run_id, root=self.ctx.root, docker=self.ctx.docker,
-            end_of_life=self.end_of_life(), key=key, archive=archive, sha256=sha256, result=result,
-            pack_seconds=pack_seconds, build_seconds=build_seconds, started_on=started_on,
-            finished_on=finished_on, profile_data=profile)
+            self, key=key, archive=archive, sha256=sha256, result=result, pack_seconds=pack_seconds,
+            build_seconds=build_seconds, started_on=started_on, finished_on=finished_on, profile_data=profile)
         archive_mod.write_sidecars(archive, sha256, self.record)
         self.note("time_build", build_seconds)
         if self.record["build_cpu_seconds"]:

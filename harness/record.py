@@ -16,34 +16,34 @@ from . import build, provenance
 from .hashing import file_sha256
 
 
-def build_record(*, formula, stack, arch: str, profile: str, compile_image, build_image, run_image,
-                 method: build.Method, run_id: str, root: Path, docker, end_of_life: str,
-                 key: str, archive: Path, sha256: str, result: build.BuildResult,
+def build_record(case, *, key: str, archive: Path, sha256: str, result: build.BuildResult,
                  pack_seconds: float, build_seconds: float, started_on: str, finished_on: str,
                  profile_data: dict | None) -> dict:
-    """The record of a build that produced archive (whose sha256 is sha256) under cache key key:
-    result is what build.run_build() returned, end_of_life the notice (or ""), profile_data the
-    profile the build made ({"sha256", "size", "given"}), or None."""
+    """The record of the build of case (a harness.case.Case: its formula, stack, architecture,
+    images and run) that produced archive (whose sha256 is sha256) under cache key key: result is
+    what build.run_build() returned, profile_data the profile the build made ({"sha256", "size",
+    "given"}), or None."""
+    formula, stack, method, ctx = case.formula, case.stack, case.method, case.ctx
     return {
         "runtime": formula.name,
         "python_version": formula.version,
         "stack": stack.name,
-        "arch": arch,
-        "profile": profile,
+        "arch": case.arch,
+        "profile": ctx.profile,
         "cache_key": key,
         "archive_sha256": sha256,
         "archive_size": archive.stat().st_size,
         "source": {"url": formula.url, "sha256": formula.sha256},
         "end_of_life": {"runtime": _iso(formula.end_of_life), "stack": _iso(stack.end_of_life),
-                        "notice": end_of_life or None},
+                        "notice": case.end_of_life() or None},
         "formula_sha256": formula.file_hash,
         "configure_args": list(formula.configure_args),
         "patches": formula.patch_hashes(),  # applied to the source, in this order
         "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
         # The image the build ran in; for a cross build also the target's own build image,
         # where the verification compiles (a C extension, the embedding programs).
-        "images": {"build": compile_image.describe(), "run": run_image.describe(),
-                   **({"target_build": build_image.describe()} if method is build.Method.CROSS else {})},
+        "images": {"build": case.compile_image.describe(), "run": case.run_image.describe(),
+                   **({"target_build": case.build_image.describe()} if method is build.Method.CROSS else {})},
         "build_method": method.value,
         "stack_inputs_sha256": stack.inputs_hash,
         "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
@@ -59,12 +59,12 @@ def build_record(*, formula, stack, arch: str, profile: str, compile_image, buil
         "build_seconds": build_seconds,
         "build_cpu_seconds": round(sum(result.cpu.get(k, 0) for k in ("user_seconds", "system_seconds")), 1) or None,
         # What the provenance statement says of the build itself (harness/provenance.py).
-        "run_id": run_id,
+        "run_id": ctx.run_id,
         "build_started": started_on,
         "build_finished": finished_on,
-        "harness_revision": provenance.harness_revision(root),
+        "harness_revision": provenance.harness_revision(ctx.root),
         "tools": {
-            "docker_engine": docker.version().get("Version", "?"),
+            "docker_engine": ctx.docker.version().get("Version", "?"),
             "zstandard": zstandard.__version__,
             "host_python": platform.python_version(),
         },
