@@ -148,11 +148,14 @@ fi
 # run (hot paths together, cold ones apart): "1-5 %" per What's New in 3.12, used by
 # python-build-standalone on x86-64. 3.13+ release builds, when the stack's build image has it
 # (stack.toml: bolt-NN): CPython's Makefile rules for it are those of 3.13 (BOLT_BINARIES,
-# profile-bolt-stamp). The newest BOLT the image has is used: from LLVM 21.1 BOLT handles the
-# computed gotos of the eval loop in position-independent code (llvm/llvm-project#120267), which
-# LLVM 19 cannot, so CPython's configure skips _PyEval_EvalFrameDefault and the sre matchers by
-# default (python/cpython#128511) -- the hottest function of all. With 21+, nothing is skipped
-# (as python/cpython#140250 proposes upstream).
+# profile-bolt-stamp). The newest BOLT the image has is used. CPython's configure skips
+# _PyEval_EvalFrameDefault and the sre matchers by default (python/cpython#128511): LLVM 19 cannot
+# rewrite computed gotos in position-independent code, which 21.1 can (llvm/llvm-project#120267).
+# Our interpreter is position-dependent (LINKCC below), and there BOLT 19 rewrites the eval loop,
+# the hottest function of all: tried on 3.13.5 (issue 13), instrumented, trained and applied, the
+# BOLTed interpreter passed the build's compileall and test_grammar, test_descr, test_gc and
+# test_multiprocessing_forkserver as the unBOLTed one does. So only the sre matchers are skipped,
+# and with 21+ nothing (as python/cpython#140250 proposes upstream; untried here since the fix below).
 # x86-64 only: CPython's BOLT flags are x86-64's, untried on AArch64.
 BOLT=""
 if [ "$BUILD_PROFILE" = release ] && [ "${PYTHON_MINOR#3.}" -ge 13 ] && [ "$TARGET_ARCH" = amd64 ]; then
@@ -165,6 +168,8 @@ if [ -n "$BOLT" ]; then
     CONFIGURE_ARGS+=("--enable-bolt" "LLVM_BOLT=$BOLT" "MERGE_FDATA=${BOLT%/llvm-bolt}/merge-fdata")
     if [ "${bolt_version%%.*}" -ge 21 ]; then
         CONFIGURE_ARGS+=("BOLT_COMMON_FLAGS=-update-debug-sections")
+    else
+        CONFIGURE_ARGS+=("BOLT_COMMON_FLAGS=-update-debug-sections -skip-funcs=sre_ucs1_match/1,sre_ucs2_match/1,sre_ucs4_match/1")
     fi
     bolt_json="\"LLVM $bolt_version\""
 fi
@@ -282,12 +287,20 @@ if [ -n "$BOLT" ]; then
     # (.rela.text and the like: 1.7 MB in libpython3.13.so alone, measured), so they are taken out
     # here and given to the interpreter's link alone (STATIC_PYTHON, below).
     sed -i 's/ -Wl,--emit-relocs//' Makefile
-    # -trap-old-code: BOLT leaves the original code section in place (functions it did not move
-    # still run from there) and the old copies of those it moved in it; this fills those copies
-    # with traps, which compress to nothing: measured on 3.13.5, the stripped interpreter 2.45 MB
-    # zstd with the copies, 1.97 MB without, 1.75 MB before BOLT. And a jump into moved code, which
-    # would run a stale copy, stops at once instead.
-    BOLT_APPLY_FLAGS="$(sed -n 's/^BOLT_APPLY_FLAGS *:= *//p' Makefile) -trap-old-code"
+    # -trap-old-code: BOLT leaves the original code section in place, with the old copies of the
+    # functions it moved; this fills those copies with traps, which compress to nothing, and a
+    # jump into a stale copy stops at once instead of running old code.
+    # -lite=0: in its default lite mode BOLT moves only the functions the training ran and leaves
+    # the others where they were, and their jumps into moved ones are not all rewritten. GCC's
+    # identical-code folding leaves thunks such as sock_traverse, `jmp generic_traverse` as a 2-byte
+    # jump with no relocation, which BOLT cannot retarget: with -trap-old-code, the forkserver
+    # process of compileall's workers died of SIGTRAP there (a socket object's tp_traverse, run by
+    # the GC; found in a core dump of 3.13.5 with BOLT 19), and without it the old copy runs. With
+    # -lite=0 BOLT rewrites every function, so no stale code is left to reach.
+    # No -icf=1 (CPython's): BOLT folds functions of identical code whether or not their addresses
+    # are compared (CPython compares slot functions, e.g. tp_new == object_new), and GCC's own
+    # -fipa-icf has folded what is safe to fold already.
+    BOLT_APPLY_FLAGS="$(sed -n 's/^BOLT_APPLY_FLAGS *:= *//p' Makefile | sed 's/ -icf=1//') -lite=0 -trap-old-code"
 fi
 
 phase compile
