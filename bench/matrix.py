@@ -8,8 +8,11 @@ verifications, the harness, Docker): everything the run made the machine do. The
     .venv/bin/python bench/matrix.py
 """
 
+from pathlib import Path
+
 from common import OUT, ROOT, busy_cpu_seconds, cores, harness, pair_properties, record, say
 
+from harness import archive as archive_mod
 from harness import settings, sources
 from harness.formulas import load_formulas
 
@@ -17,6 +20,19 @@ RUNTIMES, STACKS = ("python-3.11.2", "python-3.13.15"), ("debian-12", "debian-13
 ARGS = ["--runtimes", ",".join(RUNTIMES), "--stacks", ",".join(STACKS), "--profile", "quick", "-n", "2",
         "--out-dir", str(OUT / "matrix")]
 TARGET = 1.10
+# Named on each pair's line whatever the count says: the checks issue 13 asked to see on every pair.
+NAMED_CHECKS = ("embeds_in_c_program", "build_flags")
+
+
+def check_summary(props) -> str:
+    """The named checks' outcomes and any failed check, from the archive's record."""
+    if not props.get("archive"):
+        return "no archive"
+    results = archive_mod.read_json(archive_mod.beside(Path(props["archive"]), archive_mod.RECORD_SUFFIX)).get("verification", {})
+    named = [f"{name} {'passed' if results.get(name, {}).get('ok') else 'FAILED' if name in results else 'not run'}"
+             for name in NAMED_CHECKS]
+    failed = sorted(name for name, outcome in results.items() if not outcome["ok"] and name not in NAMED_CHECKS)
+    return ", ".join(named + ([f"failed: {', '.join(failed)}"] if failed else []))
 
 
 def main():
@@ -33,7 +49,7 @@ def main():
     ratio = wall / ideal
     pairs = pair_properties(OUT / "matrix.xml")
     lines = [f"{pair}: build {props.get('time_build')} s, verify {props.get('time_verify')} s, "
-             f"checks {props.get('checks')}" for pair, props in sorted(pairs.items())]
+             f"checks {props.get('checks')} ({check_summary(props)})" for pair, props in sorted(pairs.items())]
     lines += [
         f"wall {wall:.1f} s; machine CPU {cpu:.1f} s over {cores()} cores = {ideal:.1f} s if no core idled",
         f"average utilisation {100 * cpu / (wall * cores()):.1f}%",
