@@ -28,7 +28,8 @@ def check_summary(props) -> str:
     """The named checks' outcomes and any failed check, from the archive's record."""
     if not props.get("archive"):
         return "no archive"
-    results = archive_mod.read_json(archive_mod.beside(Path(props["archive"]), archive_mod.RECORD_SUFFIX)).get("verification", {})
+    record_ = archive_mod.read_json(archive_mod.beside(Path(props["archive"]), archive_mod.RECORD_SUFFIX)) or {}
+    results = record_.get("verification", {})
     named = [f"{name} {'passed' if results.get(name, {}).get('ok') else 'FAILED' if name in results else 'not run'}"
              for name in NAMED_CHECKS]
     failed = sorted(name for name, outcome in results.items() if not outcome["ok"] and name not in NAMED_CHECKS)
