@@ -6,11 +6,20 @@ import urllib.request
 import uuid
 
 import boto3
+import hypothesis
 import pytest
 from filelock import FileLock
 
 from harness import s3server
 from tests.helpers import QUICK_311, run_harness
+
+# The fuzz tests (tests/test_fuzz_*.py): a bounded number of examples each, so `make test` stays
+# within its time; no example database in the checkout; no per-example deadline (these machines are
+# noisy, and a slow example is not a failure). HYPOTHESIS_PROFILE=long runs ten times as many.
+hypothesis.settings.register_profile("default", max_examples=150, deadline=None, database=None,
+                                     suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.register_profile("long", parent=hypothesis.settings.get_profile("default"), max_examples=1500)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
