@@ -1,12 +1,14 @@
-"""Every workflow passes actionlint, the linter does catch a broken workflow, and the release
-workflow's matrix step, run as the workflow runs it, lists pairs its pair job can take: each entry
-has every field the job reads, and the job's own pytest command collects exactly that pair."""
+"""Every workflow passes actionlint and zizmor, each linter does catch a broken workflow, every action
+is pinned to a commit, and the release workflow's matrix step, run as the workflow runs it, lists
+pairs its pair job can take: each entry has every field the job reads, and the job's own pytest
+command collects exactly that pair."""
 
 import json
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,6 +17,7 @@ from tests.helpers import ROOT
 from tests.test_matrix import collected, pairs_of
 
 LINTER = ROOT / "scripts" / "actionlint"
+ZIZMOR = Path(sys.executable).with_name("zizmor")  # requirements.txt's, beside the venv's python
 WORKFLOWS = ROOT / ".github" / "workflows"
 RELEASE = WORKFLOWS / "release.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*([a-z_]+)\.([A-Za-z0-9_-]+)\s*\}\}")
@@ -58,6 +61,113 @@ def test_actionlint_knows_todays_permissions_and_runner_labels(actionlint, tmp_p
     assert result.returncode == 1
     [line] = result.stdout.splitlines()
     assert 'unknown permission scope "atestations"' in line, line
+
+
+# -- zizmor: what the workflows run is what was reviewed -------------------------------------------------
+
+# An inline suppression, on a line of the finding: `# zizmor: ignore[audit] the reason, in words`.
+IGNORE = re.compile(r"#\s*zizmor:\s*ignore\[([^\]]*)\](.*)")
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@([0-9a-f]{40})$")
+TAG_COMMENT = re.compile(r"^\s+#\s+(v\d+(?:\.\d+)*)\s*$")
+
+
+def workflow_files():
+    return sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+
+
+def zizmor(*args, paths=None):
+    """zizmor's findings as JSON (offline: no audit reaches the network; --strict-collection: a
+    workflow it cannot read is an error, not a file silently left out)."""
+    if not ZIZMOR.exists():
+        pytest.fail(f"{ZIZMOR} is missing: zizmor comes with requirements.txt (make setup)")
+    result = subprocess.run([str(ZIZMOR), "--offline", "--strict-collection", "--persona=auditor", "--format=json",
+                             "--no-progress", *args, *map(str, paths or [WORKFLOWS])],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # 0: no finding; 10 to 14: findings, by their highest severity; anything else: zizmor failed.
+    assert result.returncode in (0, 10, 11, 12, 13, 14), result.stdout + result.stderr
+    return json.loads(result.stdout or "[]")
+
+
+def where(finding):
+    """path:line of the finding's first location, the path as this repository names it."""
+    location = finding["locations"][0]
+    path = (ROOT / location["symbolic"]["key"]["Local"]["verbatim_path"]).resolve()
+    path = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    return f"{path}:{location['concrete']['location']['start_point']['row'] + 1}"
+
+
+def suppressions(finding):
+    """The ignore comments on the finding's lines that name its audit: (comment, reason)."""
+    return [(comment, m[2].strip()) for location in finding["locations"]
+            for comment in location["concrete"]["comments"]
+            if (m := IGNORE.search(comment)) and finding["ident"] in re.split(r"\s*,\s*", m[1])]
+
+
+def unexplained(findings):
+    """Each finding that no ignore comment of its own audit, with a reason in words, suppresses."""
+    problems = []
+    for finding in findings:
+        reasons = [reason for _, reason in suppressions(finding)]
+        if not any(len(reason.split()) >= 3 for reason in reasons):
+            why = "its ignore comment gives no reason" if reasons else finding["desc"]
+            problems.append(f"{where(finding)}: {finding['ident']}: {why} ({finding['url']})")
+    return problems
+
+
+def test_workflows_pass_zizmor():
+    """Every finding zizmor's most thorough persona makes, with no configuration and no ignore comment
+    honoured, is either fixed or suppressed by an inline ignore comment that says why; the
+    suppressions are all in the workflows, beside what they excuse, and none is left over. With its
+    configuration (.github/zizmor.yml, if one is ever added) and its comments, zizmor finds nothing."""
+    findings = zizmor("--no-config", "--no-ignores")
+    assert not unexplained(findings), "zizmor findings:\n" + "\n".join(unexplained(findings))
+    used = {(where(f).split(":")[0], f["ident"], comment.strip()) for f in findings for comment, _ in suppressions(f)}
+    stale = []
+    for workflow in workflow_files():
+        path = str(workflow.relative_to(ROOT))
+        for number, line in enumerate(workflow.read_text().splitlines(), 1):
+            if m := IGNORE.search(line):
+                stale += [f"{path}:{number}: ignore[{ident}] suppresses nothing" for ident in re.split(r"\s*,\s*", m[1])
+                          if (path, ident, m[0].strip()) not in used]
+    assert not stale, "\n".join(stale)
+    remaining = zizmor()
+    assert not remaining, "\n".join(f"{where(f)}: {f['ident']}: {f['desc']}" for f in remaining)
+
+
+def test_zizmor_catches_an_unsafe_workflow(tmp_path):
+    """A workflow with the faults zizmor is here for is refused, one line each, and an ignore comment
+    without a reason does not excuse its finding."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: pull_request\npermissions:\n  contents: read\njobs:\n  a:\n    name: a\n"
+                   "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+                   "      - run: echo ${{ github.event.pull_request.title }}  # zizmor: ignore[template-injection]\n")
+    problems = unexplained(zizmor("--no-config", "--no-ignores", paths=[bad]))
+    assert {p.split(": ")[1] for p in problems} >= {"unpinned-uses", "artipacked", "template-injection"}, problems
+    assert any(p.endswith("(https://docs.zizmor.sh/audits/#template-injection)") and "gives no reason" in p
+               for p in problems), problems
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_tag():
+    """zizmor's unpinned-uses, cheaply and stricter: `uses: owner/repo@<40 hex> # vX.Y.Z`, the tag the
+    commit was resolved from in the comment (what a reviewer reads and a bump updates), the same tag
+    for the same commit everywhere. A local action (./) is this repository's own reviewed code."""
+    problems, tags = [], {}
+    for workflow in workflow_files():
+        for number, line in enumerate(workflow.read_text().splitlines(), 1):
+            if not (m := USES.match(line)) or m[1].startswith("./"):
+                continue
+            at = f"{workflow.relative_to(ROOT)}:{number}"
+            pin, tag = PINNED.match(m[1]), TAG_COMMENT.match(m[2])
+            if not pin or not tag:
+                problems.append(f"{at}: {line.strip()} (want owner/repo@<40-hex commit> # vX.Y.Z)")
+            elif tags.setdefault(pin[1], tag[1]) != tag[1]:
+                problems.append(f"{at}: {pin[1]} is {tag[1]} here, {tags[pin[1]]} elsewhere")
+    assert tags and not problems, "\n".join(problems)
+    # Every `uses:` the YAML holds is one the lines above saw (none hides in a flow mapping).
+    steps = [s for w in workflow_files() for job in yaml.safe_load(w.read_text())["jobs"].values()
+             for s in [job, *job.get("steps", [])] if "uses" in s]
+    assert all(PINNED.match(s["uses"]) or s["uses"].startswith("./") for s in steps), steps
 
 
 # -- the release workflow's matrix, for real ---------------------------------------------------------
