@@ -49,6 +49,11 @@ BUILD_ONLY = re.compile(r"-f(?:file|debug|macro|profile)-prefix-map=\S*|-frecord
 # The files whose code is the interpreter's core: the statement must hold for them exactly.
 CORE = re.compile(r"bin/python3\.\d+t?|lib/libpython3\.\d+t?\.so(?:\.1\.0)?")
 RECORD_LINE = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s+GNU (\S+) \S+ (.*)$", re.MULTILINE)  # GNU C17 12.2.0 -O3 ...
+# GCC before 11 (bullseye's 10.2, so python-3.9.2 on debian-11) writes no such line: each option
+# is a string of its own ("-O3", "-I ./Include"), and the link merges equal strings, so a file's
+# section holds the set of options used anywhere in it, not one line per compilation.
+MERGED = " (merged record)"  # the language of a compilation read from such a section
+RECORD_STRING = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s+(.*)$", re.MULTILINE)
 
 
 def _printed(scan_out: str, mark: str):
@@ -72,8 +77,22 @@ def optimization(options: list[str]) -> str | None:
 
 def recorded_compilations(readelf_text: str) -> list[tuple[str, list[str]]]:
     """Each compilation recorded in one file's .GCC.command.line: its language ("C17", or "GIMPLE"
-    for link-time optimisation) and its options."""
-    return [(language, options.split()) for language, options in RECORD_LINE.findall(readelf_text)]
+    for link-time optimisation) and its options.
+
+    From GCC 10's merged records (RECORD_STRING) no single compilation can be told apart: each
+    distinct -O level found stands for the compilations made at it (any level but the stated one
+    still fails the check), and LTO shows as "-fltrans", which GCC 10 records for the code an
+    LTRANS unit generated at link time (seen on debian-11's gcc 10.2.1 with -flto)."""
+    lines = RECORD_LINE.findall(readelf_text)
+    if lines:
+        return [(language, options.split()) for language, options in lines]
+    section = readelf_text.split("String dump of section '.GCC.command.line':", 1)
+    strings = [found.strip() for found in RECORD_STRING.findall(section[1])] if len(section) == 2 else []
+    if not strings:
+        return []
+    language = ("GIMPLE" if "-fltrans" in strings else "C") + MERGED
+    levels = [option for option in strings if optimization([option])] or ["(no -O option)"]
+    return [(language, [level]) for level in dict.fromkeys(levels)]
 
 
 def build_flags_check(scan_out: str, stated: dict | None) -> Check:
@@ -107,7 +126,7 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
         levels = sorted({optimization(options) or "none" for _, options in compilations})
         if levels != [want]:
             problems.append(f"{name} compiled at {'/'.join(levels)}")
-        lto = any(language == "GIMPLE" for language, _ in compilations)
+        lto = any(language.startswith("GIMPLE") for language, _ in compilations)
         if name in core and lto != bool(stated.get("lto")):
             problems.append(f"{name}: link-time optimisation {'missing' if stated.get('lto') else 'present'} "
                             f"(stated lto: {str(bool(stated.get('lto'))).lower()})")
@@ -137,8 +156,11 @@ def build_flags_check(scan_out: str, stated: dict | None) -> Check:
     if problems:
         return Check("build_flags", False, _capped(problems))
     bolt = f"; BOLT ({stated['bolt']}) applied to {', '.join(bolted)}" if bolted else ""
+    merged = [name for name, compilations in recorded.items() if any(lang.endswith(MERGED) for lang, _ in compilations)]
+    merged_note = (f" (GCC before 11 records options per file, not per compilation: in {len(merged)} files the level "
+                   "read is every -O option used)") if merged else ""
     return Check("build_flags", True,
-                 f"{len(recorded)} ELF files compiled at {want}{' with LTO' if stated.get('lto') else ''} as stated "
+                 f"{len(recorded)} ELF files compiled at {want}{' with LTO' if stated.get('lto') else ''} as stated{merged_note} "
                  f"(core: {', '.join(core)}){bolt}{linked}; sysconfig hands extensions {want} and no build-only flags")
 
 
