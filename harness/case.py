@@ -2,6 +2,10 @@
 
 fetch_source -> build_and_package (or reuse) -> verify -> publish
 
+--plan runs none of it: plan() looks up the images by their tags, takes the cache key from them and
+asks publish.assess() (the decision already_published() carries out) what the bucket's key needs,
+and says what the run would do, as a Planned.
+
 Each step reports progress, records what the summary table needs (via record_property, which
 xdist carries back to the controller) and raises PairError with one line when it cannot go on.
 The cache keys and the reuse test are harness/cache_policy.py; the archive's record is built by
@@ -11,6 +15,7 @@ harness/record.py.
 from __future__ import annotations
 
 import datetime
+import enum
 import shutil
 import tempfile
 import time
@@ -20,11 +25,38 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import archive_checks, build, cache_policy, cext_check, emulation, engine, images, provenance, publish, s3, sbom, selection, sources, verify
+from . import archive_checks, build, cache_policy, cext_check, emulation, engine, images, manifest, provenance, publish, s3, sbom, selection, sources, verify
 from . import record as record_mod
 from .check import Check
 from .errors import PairError
 from .hashing import file_sha256
+
+
+class Planned(enum.Enum):
+    """What a run does for a pair, as --plan says it (the summary table's "would ...")."""
+    BUILD = "build"  # the key is free (or --overwrite): build, verify, publish
+    REUSE = "reuse"  # the same, with the archive out/archives has for this cache key
+    SKIP = "skip"  # already published and complete (publish.Decision.COMPLETE): nothing to do
+    REPAIR = "repair"  # already published: complete what an interrupted publish left undone
+    # Refused before any build, the bucket left alone: published from other inputs, incomplete
+    # beyond this machine's repair, or a manifest that is not JSON.
+    FAIL = "fail"
+    # The cache key comes from images (or needs an emulator) a run would make first: what it
+    # does after that cannot be known before.
+    SET_UP = "set up first"
+
+
+# What already_published() does, by what publish.assess() decides about the key.
+PLANNED = {publish.Decision.COMPLETE: Planned.SKIP, publish.Decision.REPAIR: Planned.REPAIR,
+           publish.Decision.CONFLICT: Planned.FAIL, publish.Decision.UNREPAIRABLE: Planned.FAIL}
+
+
+@dataclass(frozen=True)
+class Plan:
+    planned: Planned
+    line: str  # the plan's line: what the run does, and why
+    cache_key: str | None = None  # None: it comes from images the run makes first
+    repairs: tuple = ()  # REPAIR: what the run completes, as its "repaired: ..." names it
 
 
 @dataclass
@@ -137,27 +169,92 @@ class Case:
         return (self.ctx.out_dir / "archives" / self.stack.name / self.arch
                 / f"{self.formula.name}-{self.ctx.profile}-{key[:16]}.tar.zst")
 
-    def plan(self) -> str:
-        """What a run would do for this pair, without doing it (--plan): 'reuse' or 'build', or
-        with --deploy 'skip' when the bucket already has it (a real run would build nothing)."""
-        self.prepare_images()
-        key = self.cache_key()
-        archive = self.archive_path(key)
-        decision = "reuse" if self._reusable(archive) else "build"
+    def plan(self) -> Plan:
+        """What a run would do for this pair, without doing any of it (--plan): no image made or
+        refreshed, no emulator installed, nothing written to the bucket. The decision about the
+        bucket's key is the one already_published() carries out (publish.assess)."""
+        first = [step.value for step in emulation.check(self.arch)]
+        ready, setup = self._look_up_images(can_run=not first)
+        first += setup
+        prefix = f"would {' and '.join(first)} first; " if first else ""
         target = self.ctx.target
-        if not target.dry_run and not self.ctx.overwrite:
-            keys = self._keys()
+        url = target.url(self._keys().archive)
+        if not ready:
+            plan = self._plan_after_set_up(prefix, url)
+        else:
+            local = self._published_local()
+            step = Planned.REUSE if local.sha256 else Planned.BUILD
+            archive = self.archive_path(local.cache_key)
+            then = (f"would {step.value} {archive.name} (cache key {local.cache_key[:16]}), verify it and publish it to "
+                    f"{url}" + (" (dry run: embedded S3)" if target.dry_run else ""))
+            if self.ctx.overwrite:
+                plan = Plan(step, f"{prefix}{then}, replacing what is there (--overwrite)", local.cache_key)
+            else:
+                try:
+                    assessment = publish.assess(s3.client_for(target), target, local)
+                except manifest.Invalid as exc:
+                    plan = Plan(Planned.FAIL, f"{prefix}would fail: {exc}", local.cache_key)
+                else:
+                    if assessment.decision is publish.Decision.FREE:
+                        plan = Plan(step, prefix + then, local.cache_key)
+                    else:
+                        planned = PLANNED[assessment.decision]
+                        plan = Plan(planned, f"{prefix}would {planned.value}: {assessment.describe()}", local.cache_key,
+                                    assessment.repairs)
+        self.note("plan", plan.planned.value)
+        self.note("cache_key", plan.cache_key or "(from the images a run makes)")
+        self.note("plan_line", plan.line)
+        if plan.repairs:
+            self.note("repairs", ", ".join(plan.repairs))
+        self.say(plan.line)
+        return plan
+
+    def _plan_after_set_up(self, prefix: str, url: str) -> Plan:
+        """The plan when the cache key needs what a run makes first: what the bucket holds decides
+        the rest, by the key those images give."""
+        then = "then build (or reuse) the archive of the cache key they give and publish it"
+        if not self.ctx.overwrite:
+            target = self.ctx.target
             try:
-                remote = publish.remote_archive(s3.client_for(target), target, keys)
+                remote = publish.remote_archive(s3.client_for(target), target, self._keys())
             except s3.ERRORS as exc:
-                raise PairError(f"cannot tell whether {target.url(keys.archive)} exists: {s3.describe(exc)}") from None
+                raise PairError(f"cannot tell whether {url} exists: {s3.describe(exc)}") from None
             if remote is not None:
-                decision = "skip"
-                self.say(f"{target.url(keys.archive)} is already published (sha256 {remote.sha256})")
-        self.note("plan", decision)
-        self.note("cache_key", key)
-        self.say(f"would {decision} {archive.name} (cache key {key[:16]})")
-        return decision
+                then = (f"{url} is published already (sha256 {remote.sha256}, cache key "
+                        f"{remote.cache_key[:16] or 'not recorded'}): the run skips (or repairs) it if they give "
+                        "that cache key and fails if not")
+        return Plan(Planned.SET_UP, prefix + then)
+
+    def _look_up_images(self, can_run: bool) -> tuple[bool, list]:
+        """The images a run would use, found by their tags and never made (images.look_up_*):
+        (whether all are there, so the cache key can be known; what a run would make or refresh first)."""
+        machine = emulation.host_arch()
+        self.method = build.method(self.stack, self.formula, self.arch, machine)
+        name = self.stack.name if self.arch == machine else f"{self.stack.name} ({self.arch})"
+        found = images.look_up_stack_images(self.ctx.docker, self.stack, self.ctx.cache_dir, self.ctx.freshness,
+                                            self.arch, can_run=can_run)
+        if found.missing:
+            return False, [f"make the {name} images ({', '.join(found.missing)})"]
+        if found.unread:
+            return False, [f"read the packages of the {name} images under emulation"]
+        first = [f"refresh the {name} images ({found.refresh}; the key below holds if no build package changes)"
+                 ] if found.refresh else []
+        self.build_image, self.run_image = found.build, found.run
+        self.compile_image = self.build_image
+        if self.method is build.Method.CROSS:
+            machine_images = images.look_up_stack_images(self.ctx.docker, self.stack, self.ctx.cache_dir,
+                                                         self.ctx.freshness, machine)
+            if machine_images.missing:
+                return False, first + [f"make the {self.stack.name} images ({', '.join(machine_images.missing)})"]
+            if machine_images.refresh:  # the cross image is made from the machine's build image
+                first.append(f"refresh the {self.stack.name} images ({machine_images.refresh}; the key below holds "
+                             "if no build package changes)")
+            cross = images.look_up_cross_image(self.ctx.docker, self.stack, machine_images.build, self.arch,
+                                               self.ctx.cache_dir)
+            if cross is None:
+                return False, first + [f"make the {self.stack.name} cross-compiling image for {self.arch}"]
+            self.compile_image = cross
+        return True, first
 
     def build_and_package(self, source: Path) -> tuple[Path, str]:
         self.prepare_images()
@@ -328,15 +425,19 @@ class Case:
         if self.ctx.overwrite:
             return None
         self.prepare_images()
+        outcome = publish.settle_existing(s3.client_for(self.ctx.target), self.ctx.target, self._published_local())
+        if outcome is not None:
+            self._report(outcome)
+        return outcome
+
+    def _published_local(self) -> publish.Local:
+        """This pair's side of what the bucket holds at its key, as already_published() and plan()
+        both see it: the cache key its images give, and the archive out/archives has for it."""
         key = self.cache_key()
         archive = self.archive_path(key)
         sha256 = self._reusable(archive)
         record = archive_mod.read_json(archive_mod.beside(archive, archive_mod.RECORD_SUFFIX)) if sha256 else None
-        local = self._local(key, archive if sha256 else None, sha256, record)
-        outcome = publish.settle_existing(s3.client_for(self.ctx.target), self.ctx.target, local)
-        if outcome is not None:
-            self._report(outcome)
-        return outcome
+        return self._local(key, archive if sha256 else None, sha256, record)
 
     def publish(self, archive: Path, sha256: str) -> publish.Outcome:
         target = self.ctx.target
@@ -368,6 +469,7 @@ class Case:
     def _report(self, outcome: publish.Outcome):
         self.note("published", f"{outcome.describe()}: {outcome.url}")
         self.note("publish_status", outcome.status.name)
+        self.note("repaired", ", ".join(outcome.repaired))
         self.say(outcome.describe())
         if not outcome.ok:
             raise PairError(f"{outcome.url} is {outcome.describe()}")

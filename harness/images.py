@@ -10,6 +10,9 @@ pulled or bootstrapped again and the build and run images are rebuilt from it wi
 layer cache. What the images hold is described by their installed packages and versions (dpkg),
 not by image ids: those go into cache keys and records, so a refresh that changes no package
 rebuilds nothing, and the log says which packages a refresh changed.
+
+--plan only looks: look_up_stack_images() and look_up_cross_image() find the images a run would
+use by the same tags, and say what a run would make or refresh first, without making anything.
 """
 
 import datetime
@@ -27,7 +30,7 @@ from pathlib import Path
 import docker.errors
 from filelock import FileLock
 
-from . import debian_archive
+from . import debian_archive, durations
 from .engine import LABEL
 from .errors import PairError
 from .hashing import inputs_sha256
@@ -105,6 +108,52 @@ def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Fres
     return images[0], images[1]
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a run would find of a stack's images for one architecture (look_up_stack_images):
+    the images and their packages when all are there, else what it would make first."""
+    build: StackImage | None = None
+    run: StackImage | None = None
+    missing: tuple = ()  # the tags of the images a run would make first (base, build, run)
+    refresh: str = ""  # why a run would refresh them first, or ""
+    # The images are there, but their packages are neither recorded on disk nor readable without
+    # running them under an emulator a run would register first (can_run=False).
+    unread: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.build is not None and self.run is not None
+
+
+def look_up_stack_images(client, stack, cache_dir: Path, freshness=Freshness(), arch="amd64", can_run=True) -> Found:
+    """The stack's build and run images for `arch` as ensure_stack_images() would find them, by
+    the same tags, never making, refreshing or tagging one (--plan). Their packages (the cache
+    key's input) come from the on-disk record of each image, else from dpkg in a container that
+    is removed and not recorded; can_run=False (a foreign architecture whose emulator is not
+    registered yet) allows only the former."""
+    missing = []
+    current = []
+    for role in ROLES:
+        base_tag = _base_tag(stack, role, arch)
+        base = _get(client, base_tag)
+        if base is None:
+            missing += [base_tag, f"{REPOSITORY}/{_name(stack, arch)}-{role}"]
+            current.append(None)
+            continue
+        tag = _tag(stack, role, _layered_inputs(stack, role, base), arch)
+        image = _get(client, tag)
+        if image is None:
+            missing.append(tag)
+        current.append(image)
+    if missing:
+        return Found(missing=tuple(dict.fromkeys(missing)))
+    packages = [packages_of(client, image, cache_dir, keep=False, can_run=can_run) for image in current]
+    if any(found is None for found in packages):
+        return Found(refresh=_refresh_reason(current, freshness), unread=True)
+    build, run = (StackImage(image, found, arch) for image, found in zip(current, packages))
+    return Found(build=build, run=run, refresh=_refresh_reason(current, freshness))
+
+
 def _refresh_reason(current, freshness) -> str:
     if any(image is None for image in current):
         return ""  # first made now: nothing to refresh
@@ -114,7 +163,8 @@ def _refresh_reason(current, freshness) -> str:
         return "--refresh-images"
     age = max(_age_seconds(image) for image in current)
     if age > freshness.max_age:
-        return f"made {age / 86400:.1f} days ago; the limit is {freshness.max_age / 86400:g} days"
+        made = f"{age / 86400:.1f} days" if age >= 86400 else f"{age / 3600:.1f} hours"
+        return f"made {made} ago; the limit is {durations.describe(freshness.max_age)}"
     return ""
 
 
@@ -123,14 +173,19 @@ def _age_seconds(image) -> float:
     return (datetime.datetime.utcnow() - created).total_seconds()
 
 
-def packages_of(client, image, cache_dir: Path) -> dict:
-    """The image's installed packages (dpkg), kept on disk by image id: images do not change."""
+def packages_of(client, image, cache_dir: Path, keep=True, can_run=True) -> dict | None:
+    """The image's installed packages (dpkg), kept on disk by image id: images do not change.
+    keep=False (--plan) does not write that record; can_run=False reads only it (None without)."""
     cache = cache_dir / "image-packages" / (image.id.split(":")[-1] + ".json")
     if cache.exists():
         return json.loads(cache.read_text())
+    if not can_run:
+        return None
     out = client.containers.run(image.id, ["dpkg-query", "-W", "-f", "${binary:Package}=${Version}\\n"],
                                 network_mode="none", remove=True, user="0:0")
     packages = dict(line.split("=", 1) for line in out.decode().splitlines() if "=" in line)
+    if not keep:
+        return packages
     cache.parent.mkdir(parents=True, exist_ok=True)
     partial = cache.with_suffix(f".{os.getpid()}.partial")
     partial.write_text(json.dumps(packages, sort_keys=True))
@@ -359,8 +414,7 @@ def ensure_cross_image(client, stack, machine_build: StackImage, arch: str, lock
     dpkg's multiarch installs them). Made from the build image it extends, so a refresh of that
     makes a new one. Checked, not assumed: dpkg inside must list the target's packages as `arch`."""
     packages = stack.cross_packages(arch)
-    inputs = {"base_id": machine_build.id, "role": "cross", "target": arch, "packages": packages}
-    tag = f"{REPOSITORY}/{stack.name}-cross-{arch}:{inputs_sha256(inputs)[:16]}"
+    inputs, tag = _cross_inputs_and_tag(stack, machine_build, arch)
     with FileLock(str(lock_dir / f"images-{stack.name}.lock")):
         image = _layer(client, stack, "cross", machine_build.image, inputs, tag,
                        f"the cross-compiling image for {arch} (on its {machine_build.arch} build image)", log,
@@ -371,6 +425,20 @@ def ensure_cross_image(client, stack, machine_build: StackImage, arch: str, lock
         raise PairError(f"stack {stack.name}: its cross-compiling image for {arch} ({tag}) is for {made.arch} and "
                         f"lacks {', '.join(missing) or 'nothing'}: remove it and run again")
     return made
+
+
+def look_up_cross_image(client, stack, machine_build: StackImage, arch: str, cache_dir: Path) -> StackImage | None:
+    """The cross-compiling image ensure_cross_image() would use, by its tag, or None when a run
+    would make it first; never made (--plan)."""
+    image = _get(client, _cross_inputs_and_tag(stack, machine_build, arch)[1])
+    if image is None:
+        return None
+    return StackImage(image, packages_of(client, image, cache_dir, keep=False), machine_build.arch)
+
+
+def _cross_inputs_and_tag(stack, machine_build: StackImage, arch: str) -> tuple:
+    inputs = {"base_id": machine_build.id, "role": "cross", "target": arch, "packages": stack.cross_packages(arch)}
+    return inputs, f"{REPOSITORY}/{stack.name}-cross-{arch}:{inputs_sha256(inputs)[:16]}"
 
 
 def _layered_inputs(stack, role, base) -> dict:

@@ -10,12 +10,20 @@ consistent state.
 - The archive object carries, as metadata, what its manifest entry needs (sha256, cache key,
   version, ...): whatever a run was interrupted after (the archive's write, a sidecar's), a later
   run can complete the sidecars and the manifest entry from the bucket alone, without building.
+- What a key needs is decided once, without writing (assess(): the key is free, complete, to
+  repair, or refused), and --plan says that same decision. Then the writes are made, each
+  conditional on the bucket still being what was read: a sidecar with If-None-Match: * when it
+  was missing, If-Match on its ETag when it was there; the manifest only while a HEAD of the
+  archive still shows the ETag the repair describes. An --overwrite deploy of the same key that
+  lands in between wins: the repair stops rather than write the old archive's description back.
 - Every failure to reach or write S3 is one line, and the local archive is kept for a rerun.
 """
 
 import base64
 import enum
 import json
+import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +33,10 @@ from . import manifest, provenance, s3, sbom
 from .errors import PairError
 from .hashing import file_sha256
 
+# How often a repair starts over after a conditional write found the bucket changed (another run
+# repairing the same key, or the manifest updated for another pair) before it gives up.
+ATTEMPTS = 50
+
 
 class Status(enum.Enum):
     PUBLISHED = "published"
@@ -33,12 +45,22 @@ class Status(enum.Enum):
     CONFLICT = "already published from other inputs"  # and --overwrite was not given
 
 
+class Decision(enum.Enum):
+    """What a run does about an archive key, from what the bucket holds there (assess())."""
+    FREE = "the key is free"  # build (or reuse) the archive, then publish it
+    COMPLETE = "already published"  # this build's, and everything that describes it is there
+    REPAIR = "already published, incompletely"  # this build's: complete what an interrupted publish left
+    CONFLICT = "already published from other inputs"  # the pair fails and the bucket is left alone
+    UNREPAIRABLE = "already published, and this machine cannot complete it"  # fails; the bucket is left alone
+
+
 @dataclass(frozen=True)
 class Remote:
     """What the bucket holds at an archive key, from a HEAD request."""
     sha256: str
     size: int
     metadata: dict
+    etag: str = ""  # which version of the key this is: a repair writes only while it is still this one
 
     @property
     def cache_key(self) -> str:
@@ -59,11 +81,13 @@ class Outcome:
     def describe(self) -> str:
         text = f"{self.status.value}, sha256 {self.sha256}"
         if self.status is Status.CONFLICT:
-            text += " (its cache key differs from this build's; --overwrite replaces it)"
+            text += CONFLICT_HINT
         if self.repaired:
             text += f"; repaired: {', '.join(self.repaired)}"
         return text
 
+
+CONFLICT_HINT = " (its cache key differs from this build's; --overwrite replaces it)"
 
 # The manifest entry's fields that do not depend on the archive's bytes (with key, sha256 and size).
 ENTRY_FIELDS = ("version", "arch", "formula_sha256", "build_seconds")
@@ -107,6 +131,51 @@ class Document:
         return isinstance(document, dict) and self.archive_sha256(document) == sha256
 
 
+@dataclass(frozen=True)
+class Write:
+    """One object a repair writes, and the condition that it is still what the repair read."""
+    name: str  # as "repaired: ..." names it
+    key: str
+    content_type: str
+    condition: dict  # {"IfNoneMatch": "*"} when it was missing, {"IfMatch": etag} when it was there
+    body: bytes | None = None
+    path: Path | None = None  # the body is this file's (a profile)
+    sha256: str | None = None  # S3 checks the upload against it (profiles)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the bucket holds at a pair's key and what a run does about it, decided without writing:
+    --plan reports it, settle_existing() and publish() carry it out."""
+    decision: Decision
+    url: str
+    remote: Remote | None = None
+    writes: tuple = ()  # REPAIR: the sidecars to write, in order
+    entry: dict | None = None  # REPAIR: the manifest entry, when the manifest's differs
+    problem: str = ""  # UNREPAIRABLE: why, and what to do
+
+    @property
+    def repairs(self) -> tuple:
+        """What a run would complete, named as Outcome.repaired names it."""
+        return tuple(write.name for write in self.writes) + (("manifest entry",) if self.entry is not None else ())
+
+    def describe(self) -> str:
+        if self.decision is Decision.FREE:
+            return f"{self.url} is free"
+        text = f"{self.url} is {self.decision.value}, sha256 {self.remote.sha256}"
+        if self.decision is Decision.CONFLICT:
+            text += CONFLICT_HINT
+        elif self.decision is Decision.REPAIR:
+            text += f"; to repair: {', '.join(self.repairs)}"
+        elif self.decision is Decision.UNREPAIRABLE:
+            text += f": {self.problem}"
+        return text
+
+
+class _Changed(Exception):
+    """A conditional write found its object changed since the repair read it."""
+
+
 def remote_archive(client, target: s3.Target, keys: s3.Keys) -> Remote | None:
     try:
         head = client.head_object(Bucket=target.bucket, Key=keys.archive, ChecksumMode="ENABLED")
@@ -117,7 +186,20 @@ def remote_archive(client, target: s3.Target, keys: s3.Keys) -> Remote | None:
     metadata = head.get("Metadata", {})
     sha256 = metadata.get("sha256") or (base64.b64decode(head["ChecksumSHA256"]).hex()
                                         if head.get("ChecksumSHA256") else "(unknown)")
-    return Remote(sha256=sha256, size=head["ContentLength"], metadata=metadata)
+    return Remote(sha256=sha256, size=head["ContentLength"], metadata=metadata, etag=head.get("ETag", ""))
+
+
+def assess(client, target: s3.Target, local: Local) -> Assessment:
+    """What a run does about this pair's key, from what the bucket holds, without writing
+    anything (--plan). The manifest's being invalid JSON raises manifest.Invalid, as in a run."""
+    return _guarded(target, local, lambda: _assess_key(client, target, local))
+
+
+def _assess_key(client, target, local):
+    remote = remote_archive(client, target, local.keys)
+    if remote is None:
+        return Assessment(Decision.FREE, target.url(local.keys.archive))
+    return _assess(client, target, local, remote)
 
 
 def settle_existing(client, target: s3.Target, local: Local) -> Outcome | None:
@@ -129,8 +211,16 @@ def settle_existing(client, target: s3.Target, local: Local) -> Outcome | None:
 def _settle_existing(client, target, local):
     if target.dry_run:
         s3.ensure_bucket(client, target.bucket)
-    remote = remote_archive(client, target, local.keys)
-    return None if remote is None else _settle(client, target, local, remote)
+    for _ in range(ATTEMPTS):
+        remote = remote_archive(client, target, local.keys)
+        if remote is None:
+            return None
+        outcome = _settle(client, target, local, remote)
+        if outcome is not None:
+            return outcome
+        # The archive was replaced while this run repaired it: decide again about what is there now.
+    raise PairError(f"{target.url(local.keys.archive)} kept being replaced while this run completed its publish: "
+                    f"gave up after {ATTEMPTS} attempts")
 
 
 def publish(client, target: s3.Target, local: Local, overwrite=False) -> Outcome:
@@ -154,7 +244,14 @@ def _publish(client, target, local, overwrite):
     if target.dry_run:
         s3.ensure_bucket(client, target.bucket)
     # The profile first: an archive whose record names a profile is never in the bucket without it.
-    _ensure_profile(client, target, local, local.record)
+    profile, problem = _profile_write(client, target, local, local.record)
+    if problem:
+        raise PairError(problem)
+    if profile is not None:
+        try:
+            _put(client, target, profile)
+        except _Changed:
+            pass  # written meanwhile by another run: its key is its sha256, so it holds these bytes
     checksum = base64.b64encode(bytes.fromhex(local.sha256)).decode()
     condition = {} if overwrite else {"IfNoneMatch": "*"}
     try:
@@ -165,19 +262,29 @@ def _publish(client, target, local, overwrite):
         if s3.error_code(exc) not in s3.CONDITION_FAILED:
             raise
         # Another run wrote this key after our check: theirs stands.
-        return _settle(client, target, local, remote_archive(client, target, local.keys))
+        return _settle_existing(client, target, local)
     remote = _read_back(client, target, local)
-    _converge(client, target, local, remote)
+    assessment = _assess(client, target, local, remote)
+    if assessment.decision is Decision.UNREPAIRABLE:
+        raise PairError(assessment.problem)
+    if _converge(client, target, local, assessment) is None:
+        # Another deploy (an --overwrite) replaced our archive after we wrote it: theirs stands.
+        return _settle_existing(client, target, local)
     return Outcome(Status.REPLACED if overwrite else Status.PUBLISHED, target.url(local.keys.archive), local.sha256)
 
 
-def _settle(client, target, local, remote: Remote) -> Outcome:
-    url = target.url(local.keys.archive)
-    ours = remote.sha256 == local.sha256 or (remote.cache_key and remote.cache_key == local.cache_key)
-    if not ours:
-        return Outcome(Status.CONFLICT, url, remote.sha256)
-    repaired = _converge(client, target, local, remote)
-    return Outcome(Status.ALREADY_THERE, url, remote.sha256, tuple(repaired))
+def _settle(client, target, local, remote: Remote) -> Outcome | None:
+    """Carry out what assess() decides about the archive the bucket holds; None when it was
+    replaced meanwhile (the caller decides again)."""
+    assessment = _assess(client, target, local, remote)
+    if assessment.decision is Decision.CONFLICT:
+        return Outcome(Status.CONFLICT, assessment.url, remote.sha256)
+    if assessment.decision is Decision.UNREPAIRABLE:
+        raise PairError(assessment.problem)
+    repaired = _converge(client, target, local, assessment)
+    if repaired is None:
+        return None
+    return Outcome(Status.ALREADY_THERE, assessment.url, remote.sha256, repaired)
 
 
 def _read_back(client, target, local) -> Remote:
@@ -190,59 +297,147 @@ def _read_back(client, target, local) -> Remote:
     return remote
 
 
-def _converge(client, target, local: Local, remote: Remote) -> list[str]:
-    """Make the sidecars and the manifest entry describe the archive the bucket holds; return
-    what had to be written."""
-    written = []
-    checksum_line = f"{remote.sha256}  {local.keys.filename}\n"
-    if s3.get_text(client, target, local.keys.sha256) != checksum_line:
-        client.put_object(Bucket=target.bucket, Key=local.keys.sha256, Body=checksum_line.encode(),
-                          ContentType="text/plain")
-        written.append("checksum file")
+def _assess(client, target, local: Local, remote: Remote) -> Assessment:
+    """Read what describes the archive the bucket holds (its sidecars, the profile its record
+    names, its manifest entry) and decide; nothing is written."""
+    url = target.url(local.keys.archive)
+    ours = remote.sha256 == local.sha256 or (remote.cache_key and remote.cache_key == local.cache_key)
+    if not ours:
+        return Assessment(Decision.CONFLICT, url, remote)
+    writes = []
+    checksum_line = f"{remote.sha256}  {local.keys.filename}\n".encode()
+    body, etag = _read(client, target, local.keys.sha256)
+    if body != checksum_line:
+        writes.append(Write("checksum file", local.keys.sha256, "text/plain", _condition(etag), body=checksum_line))
+    bucket_record = None
     for document in local.documents():
-        if document.describes(_get_json(client, target, document.key), remote.sha256):
+        body, etag = _read(client, target, document.key)
+        found = _json(body)
+        if document.key == local.keys.record:
+            bucket_record = found
+        if document.describes(found, remote.sha256):
             continue
         if not document.describes(document.local, remote.sha256):
-            raise PairError(f"{target.url(document.key)} is missing or describes another archive, and this "
-                            f"machine has no {document.name} of the published build to restore it from: rebuild "
-                            "and publish with --overwrite")
-        client.put_object(Bucket=target.bucket, Key=document.key, ContentType=document.content_type,
-                          Body=archive_mod.json_bytes(document.local))
-        written.append(document.name)
-    bucket_record = _get_json(client, target, local.keys.record)
-    if _ensure_profile(client, target, local, bucket_record):
-        written.append("profile")
+            return Assessment(Decision.UNREPAIRABLE, url, remote, problem=(
+                f"{target.url(document.key)} is missing or describes another archive, and this machine has no "
+                f"{document.name} of the published build to restore it from: rebuild and publish with --overwrite"))
+        writes.append(Write(document.name, document.key, document.content_type, _condition(etag),
+                            body=archive_mod.json_bytes(document.local)))
+        if document.key == local.keys.record:
+            bucket_record = document.local  # what the bucket's record will be once repaired
+    profile, problem = _profile_write(client, target, local, bucket_record)
+    if problem:
+        return Assessment(Decision.UNREPAIRABLE, url, remote, problem=problem)
+    if profile is not None:
+        writes.append(profile)
     current, _ = manifest.read(client, target)
     stack, arch, runtime = _stack_arch_runtime(local.keys)
     wanted = manifest_entry(local, remote)
-    if manifest.entry(current, stack, runtime, arch) != wanted:
-        manifest.update(client, target, stack, runtime, wanted, arch=arch)
-        written.append("manifest entry")
-    return written
+    entry = wanted if manifest.entry(current, stack, runtime, arch) != wanted else None
+    decision = Decision.REPAIR if writes or entry is not None else Decision.COMPLETE
+    return Assessment(decision, url, remote, tuple(writes), entry)
 
 
-def _ensure_profile(client, target, local: Local, record: dict | None) -> bool:
-    """The profile a record names is in the bucket (s3.profile_key): uploaded from local.profile
-    when it is not. True when it had to be written."""
-    profile = (record or {}).get("profile_data") if isinstance(record, dict) else None
+def _converge(client, target, local: Local, assessment: Assessment) -> tuple | None:
+    """Make the sidecars and the manifest entry describe the archive the bucket holds, as the
+    assessment says; return what was written, or None when the archive was replaced meanwhile
+    (the replacing run describes its own archive; writing ours would undo that)."""
+    written = []
+    for _ in range(ATTEMPTS):
+        try:
+            for write in assessment.writes:
+                _put(client, target, write)
+                written.append(write.name)
+            if assessment.entry is not None:
+                if not _update_manifest(client, target, local.keys, assessment.remote, assessment.entry):
+                    return None
+                written.append("manifest entry")
+            return tuple(dict.fromkeys(written))
+        except _Changed:
+            # A sidecar changed between our read and our write: another run repairing it too, or
+            # an --overwrite deploy of this key describing its new archive. Only in the first case
+            # is there anything left for us to write.
+            if not _still_there(client, target, local.keys, assessment.remote):
+                return None
+            assessment = _assess(client, target, local, assessment.remote)
+            if assessment.decision is Decision.UNREPAIRABLE:
+                raise PairError(assessment.problem) from None
+    raise PairError(f"{target.url(local.keys.archive)}: its sidecars kept changing while this run repaired them: "
+                    f"gave up after {ATTEMPTS} attempts")
+
+
+def _update_manifest(client, target, keys: s3.Keys, remote: Remote, entry: dict) -> bool:
+    """Set this pair's manifest entry, with If-Match on the manifest's ETag and retried on
+    conflict like manifest.update, but only while the archive is still the one the entry
+    describes: False when it was replaced (an --overwrite deploy won; its run writes its entry)."""
+    key = manifest.key_for(target)
+    stack, arch, runtime = _stack_arch_runtime(keys)
+    for attempt in range(ATTEMPTS):
+        if not _still_there(client, target, keys, remote):
+            return False
+        current, condition = manifest.read(client, target)
+        stacks = manifest.stacks_of(current, arch, create=True)
+        stacks.setdefault(stack, {})[runtime] = entry
+        stacks[stack] = dict(sorted(stacks[stack].items()))
+        try:
+            client.put_object(Bucket=target.bucket, Key=key, ContentType="application/json",
+                              Body=json.dumps(current, indent=2, sort_keys=True).encode(), **condition)
+            return True
+        except s3.botocore.exceptions.ClientError as exc:
+            if s3.error_code(exc) not in s3.CONDITION_FAILED:
+                raise
+            time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
+    raise PairError(f"manifest {target.url(key)}: gave up after {ATTEMPTS} concurrent-update conflicts")
+
+
+def _still_there(client, target, keys: s3.Keys, remote: Remote) -> bool:
+    """The key still holds the archive `remote` was read from (the same ETag and sha256)."""
+    now = remote_archive(client, target, keys)
+    return now is not None and now.etag == remote.etag and now.sha256 == remote.sha256
+
+
+def _profile_write(client, target, local: Local, record: dict | None) -> tuple:
+    """(the Write that puts the profile a record names in the bucket (s3.profile_key) when it is
+    not there, or None; the problem when it is missing and this machine does not have it, or "")."""
+    profile = record.get("profile_data") if isinstance(record, dict) else None
     sha256 = profile.get("sha256") if isinstance(profile, dict) else None
     if not isinstance(sha256, str) or len(sha256) != 64:
-        return False  # no profile named (a quick build), or a record check-published names as broken
+        return None, ""  # no profile named (a quick build), or a record check-published names as broken
     key = s3.profile_key(target, sha256)
     try:
         client.head_object(Bucket=target.bucket, Key=key)
-        return False
+        return None, ""
     except s3.botocore.exceptions.ClientError as exc:
         if s3.error_code(exc) not in s3.NOT_FOUND:
             raise
     if local.profile is None or not local.profile.exists() or file_sha256(local.profile) != sha256:
-        raise PairError(f"{target.url(key)}, the profile the published record names, is missing, and this machine "
-                        "does not have it: rebuild and publish with --overwrite")
-    checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
-    with open(local.profile, "rb") as body:
-        client.put_object(Bucket=target.bucket, Key=key, Body=body, ChecksumSHA256=checksum,
-                          ContentType="application/zstd")
-    return True
+        return None, (f"{target.url(key)}, the profile the published record names, is missing, and this machine "
+                      "does not have it: rebuild and publish with --overwrite")
+    # Its key is its sha256: written once, never replaced.
+    return Write("profile", key, "application/zstd", {"IfNoneMatch": "*"}, path=local.profile, sha256=sha256), ""
+
+
+def _put(client, target, write: Write):
+    """Write one object under its condition; _Changed when the condition no longer holds."""
+    extra = {"ChecksumSHA256": base64.b64encode(bytes.fromhex(write.sha256)).decode()} if write.sha256 else {}
+    try:
+        if write.path is not None:
+            with open(write.path, "rb") as body:
+                client.put_object(Bucket=target.bucket, Key=write.key, Body=body, ContentType=write.content_type,
+                                  **write.condition, **extra)
+        else:
+            client.put_object(Bucket=target.bucket, Key=write.key, Body=write.body, ContentType=write.content_type,
+                              **write.condition, **extra)
+    except s3.botocore.exceptions.ClientError as exc:
+        # If-Match on an object deleted since it was read is answered 404 NoSuchKey: changed too.
+        if s3.error_code(exc) in s3.CONDITION_FAILED or ("IfMatch" in write.condition
+                                                         and s3.error_code(exc) in s3.NOT_FOUND):
+            raise _Changed(write.key) from None
+        raise
+
+
+def _condition(etag: str | None) -> dict:
+    return {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
 
 
 def manifest_entry(local: Local, remote: Remote) -> dict:
@@ -269,10 +464,21 @@ def record_sha256(record: dict) -> str | None:
     return record.get("archive_sha256")
 
 
-def _get_json(client, target, key):
-    """The bucket's copy of a JSON file, or None when it is missing or not JSON."""
+def _read(client, target, key) -> tuple:
+    """(an object's bytes, its ETag), or (None, None) when there is no such key."""
     try:
-        return json.loads(s3.get_text(client, target, key) or "null")
+        answer = client.get_object(Bucket=target.bucket, Key=key)
+    except s3.botocore.exceptions.ClientError as exc:
+        if s3.error_code(exc) in s3.NOT_FOUND:
+            return None, None
+        raise
+    return answer["Body"].read(), answer["ETag"]
+
+
+def _json(body: bytes | None):
+    """A JSON file's content, or None when it is missing or not JSON."""
+    try:
+        return json.loads(body) if body else None
     except ValueError:
         return None
 

@@ -141,13 +141,15 @@ def test_an_interrupted_publish_is_completed_from_the_bucket_alone(tmp_path, tar
     with open(local.archive, "rb") as body:
         client.put_object(Bucket=target.bucket, Key=local.keys.archive, Body=body, Metadata=local.metadata())
     elsewhere = publish.Local(keys=local.keys, cache_key=local.cache_key, entry={**ENTRY, "build_seconds": None})
+    before = {key: read(target, key) for key in objects(target)}
     with pytest.raises(PairError, match="no record of the published build"):
         publish.settle_existing(client, target, elsewhere)
+    # A pair that cannot be completed fails before writing anything, as --plan says it would.
+    assert {key: read(target, key) for key in objects(target)} == before
     outcome = publish.settle_existing(client, target, local)
     assert outcome.status is Status.ALREADY_THERE
-    # the checksum file came with the first try
-    assert outcome.repaired == ("record", "SBOM", "provenance", "manifest entry")
-    assert "repaired: record, SBOM, provenance, manifest entry" in outcome.describe()
+    assert outcome.repaired == ("checksum file", "record", "SBOM", "provenance", "manifest entry")
+    assert "repaired: checksum file, record, SBOM, provenance, manifest entry" in outcome.describe()
     entry = manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]
     assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
     # Converged: nothing left to repair, and the key's absence means "build".
@@ -269,31 +271,6 @@ def test_preflight_refuses_a_store_that_ignores_conditional_writes(target):
     assert objects(target) == []
 
 
-@pytest.mark.engine
-def test_a_deploy_plan_says_preflight_and_skips_what_is_published(endpoint, tmp_path):
-    """The real harness with --deploy --plan: the pre-flight lines come first, and a pair whose key
-    is already in the bucket would be skipped, not built."""
-    from tests.helpers import NATIVE, run_harness, table_row
-
-    bucket = "plan-" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]
-    target = s3.Target(bucket=bucket, prefix="rt/", endpoint=endpoint)
-    client = s3.client_for(target)
-    s3.ensure_bucket(client, bucket)
-    client.put_object(Bucket=bucket, Key="rt/debian-12/amd64/python-3.11.2.tar.zst", Body=b"x",
-                      Metadata={"sha256": "ab" * 32})
-    result = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2,python-3.13.15", "--stacks", "debian-12",
-                         "--arch", NATIVE,
-                         "--deploy", "--plan", "--s3-bucket", bucket, "--s3-prefix", "rt", "--out-dir", str(tmp_path),
-                         env={"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
-                              "AWS_REGION": "us-east-1", "AWS_PROFILE": None, "AWS_EC2_METADATA_DISABLED": "true"})
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert result.stdout.startswith(f"pre-flight: s3://{bucket}/rt/ reachable with these credentials\n"
-                                    "pre-flight: the store honours conditional writes"), result.stdout[:500]
-    assert table_row(result.stdout, "python-3.11.2-debian-12")[1:3] == ["would", "skip"]
-    assert table_row(result.stdout, "python-3.13.15-debian-12")[1:3] == ["would", "build"]
-    assert objects(target) == ["rt/debian-12/amd64/python-3.11.2.tar.zst"]  # the probe left nothing
-
-
 def test_an_arm64_build_gets_its_own_entry_beside_the_amd64_one(tmp_path, target):
     """Architecture is part of a pair (issue 14): the arm64 build of a runtime on a stack is
     published at its own key and listed under "architectures", and the amd64 entry (where a
@@ -315,3 +292,64 @@ def test_an_arm64_build_gets_its_own_entry_beside_the_amd64_one(tmp_path, target
     assert (entry["key"], entry["sha256"], entry["arch"]) == (arm64.keys.archive, arm64.sha256, "arm64")
     assert manifest.entry(after, "debian-12", "python-3.13.15", "arm64") == entry
     assert manifest.entry(after, "debian-12", "python-3.13.15")["sha256"] == amd64.sha256
+
+
+# -- a repair racing an --overwrite deploy of the same key ------------------------------------------
+
+@pytest.mark.parametrize("lands_before", [".sha256", ".json", "manifest.json"])
+def test_a_repair_never_writes_back_the_description_of_an_archive_replaced_meanwhile(tmp_path, target, lands_before):
+    """A rerun repairs archive A's checksum file, record and manifest entry; an --overwrite deploy
+    of the same key (archive B, from other inputs) lands between the repair's reads and one of its
+    writes: a real, whole publish against the same S3, run from a botocore hook just before the
+    repair's PutObject of that key goes out. The bucket must end describing B, every file of it,
+    and the repair must report what the key holds now."""
+    client, other_client = s3.client_for(target), s3.client_for(target)
+    ours = local_build(tmp_path, target, b"archive A", "a.tar.zst", cache_key="k1")
+    theirs = local_build(tmp_path, target, b"archive B, from other inputs", "b.tar.zst", cache_key="k2")
+    assert publish.publish(client, target, ours).status is Status.PUBLISHED
+    # An interrupted publish of A: its checksum file, its record and the manifest did not land.
+    for key in (ours.keys.sha256, ours.keys.record, target.prefix + manifest.NAME):
+        client.delete_object(Bucket=target.bucket, Key=key)
+    assert publish.assess(client, target, ours).repairs == ("checksum file", "record", "manifest entry")
+
+    landed = []
+
+    def overwrite_lands_first(params, **_):
+        if not landed and params["url_path"].split("?")[0].endswith(lands_before):
+            landed.append(publish.publish(other_client, target, theirs, overwrite=True))
+
+    client.meta.events.register("before-call.s3.PutObject", overwrite_lands_first)
+    outcome = publish.settle_existing(client, target, ours)
+
+    assert [o.status for o in landed] == [Status.REPLACED]  # the overwrite did land in the middle
+    # The repair stopped and decided again about what the key holds now: B, from other inputs.
+    assert (outcome.status, outcome.sha256) == (Status.CONFLICT, theirs.sha256)
+    assert read(target, ours.keys.archive) == b"archive B, from other inputs"
+    assert read(target, ours.keys.sha256).decode() == f"{theirs.sha256}  python-3.13.15.tar.zst\n"
+    assert json.loads(read(target, ours.keys.record)) == theirs.record
+    assert json.loads(read(target, ours.keys.sbom)) == theirs.sbom
+    assert json.loads(read(target, ours.keys.provenance)) == theirs.provenance
+    assert manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]["sha256"] == theirs.sha256
+    assert publish.assess(client, target, theirs).decision is publish.Decision.COMPLETE
+
+
+def test_a_repair_that_loses_a_sidecar_race_to_another_repair_finishes_the_rest(tmp_path, target):
+    """Two reruns repairing the same archive at once: the other writes the checksum file between
+    this one's read and write. The condition fails, the archive is still the one described, so
+    this run reads again and completes what is left, and the bucket is complete."""
+    client, other_client = s3.client_for(target), s3.client_for(target)
+    ours = local_build(tmp_path, target)
+    assert publish.publish(client, target, ours).status is Status.PUBLISHED
+    for key in (ours.keys.sha256, ours.keys.sbom):
+        client.delete_object(Bucket=target.bucket, Key=key)
+    landed = []
+
+    def other_repair_first(params, **_):
+        if not landed and params["url_path"].split("?")[0].endswith(".sha256"):
+            landed.append(publish.settle_existing(other_client, target, ours))
+
+    client.meta.events.register("before-call.s3.PutObject", other_repair_first)
+    outcome = publish.settle_existing(client, target, ours)
+    assert [o.repaired for o in landed] == [("checksum file", "SBOM")]
+    assert outcome.status is Status.ALREADY_THERE and outcome.repaired == ()  # nothing left that was not there
+    assert publish.assess(client, target, ours).decision is publish.Decision.COMPLETE
