@@ -111,9 +111,14 @@ def _configure(config):
     if not config.option.collectonly:
         # A pair of another architecture than this machine's, named with --arch, runs under QEMU:
         # registered now, once, before any image of that architecture is made (harness/emulation.py).
+        # --plan installs and registers nothing: it stops where a run would, and each pair's line
+        # says what a run would set up first.
         if opt.arch:
             for arch in sorted({arch for _, _, arch in matrix}):
-                emulation.ensure(arch, say=_say)
+                if opt.plan:
+                    emulation.check(arch)
+                else:
+                    emulation.ensure(arch, say=_say)
     if not config.option.collectonly:
         engine.connect()  # an engine that does not answer stops the run here, with one line
         if not target.dry_run:  # the bucket, the credentials and conditional writes, before any build
