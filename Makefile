@@ -26,13 +26,24 @@ ENV_FILE ?=
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-stacks_opt = $(if $(strip $(STACKS)),--stacks '$(strip $(STACKS))')
-arch_opt = $(if $(strip $(ARCH)),--arch '$(strip $(ARCH))')
-env_file_opt = $(if $(strip $(ENV_FILE)),--env-file='$(abspath $(ENV_FILE))')
+# A variable's value reaches pytest as one argument, exactly as given, whatever it holds (spaces,
+# quotes, '$'): $(value V) is its text unexpanded by make, and `quoted` makes it one shell word
+# ('...', each ' inside written '\''). Make's own word functions ($(strip), $(abspath)) would split
+# a path with a space or squeeze its spaces, so they only ever test whether a value is empty.
+# PYTEST_ARGS is the exception: it is several arguments, written as after pytest on a shell command
+# line (PYTEST_ARGS="-k 'a or b' --out-dir 'my out'"), and goes to the shell as written.
+quoted = '$(subst ','\'',$(value $(1)))'
+given = $(strip $(value $(1)))
+stacks_opt = $(if $(call given,STACKS),--stacks $(call quoted,STACKS))
+arch_opt = $(if $(call given,ARCH),--arch $(call quoted,ARCH))
+native_arch_opt = --arch $(if $(call given,ARCH),$(call quoted,ARCH),$(NATIVE_ARCH))
+# A relative ENV_FILE is taken from this folder, where the recipes run.
+env_file_opt = $(if $(call given,ENV_FILE),--env-file=$(call quoted,ENV_FILE))
 # Only values given on make's command line become options: S3_BUCKET/S3_PREFIX from the environment
 # are read by the harness itself, after those from ENV_FILE (option > env file > environment).
-bucket_opt = $(if $(filter command line,$(origin S3_BUCKET)),--s3-bucket '$(S3_BUCKET)')
-prefix_opt = $(if $(filter command line,$(origin S3_PREFIX)),--s3-prefix '$(S3_PREFIX)')
+bucket_opt = $(if $(filter command line,$(origin S3_BUCKET)),--s3-bucket $(call quoted,S3_BUCKET))
+prefix_opt = $(if $(filter command line,$(origin S3_PREFIX)),--s3-prefix $(call quoted,S3_PREFIX))
+pytest_args = $(value PYTEST_ARGS)
 
 .PHONY: setup venv engine build test test-tools test-slow bench buildenv deploy-runtimes list clean
 
@@ -50,18 +61,18 @@ engine:
 	@bash scripts/ensure-docker.sh
 
 build: setup
-	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' --stacks '$(STACK)' --arch '$(or $(strip $(ARCH)),$(NATIVE_ARCH))' \
-	  --profile $(PROFILE) $(PYTEST_ARGS)
+	$(PY) -m pytest test_runtimes.py --runtimes $(call quoted,RUNTIMES) --stacks $(call quoted,STACK) $(native_arch_opt) \
+	  --profile $(call quoted,PROFILE) $(pytest_args)
 
 test: setup test-tools
-	$(PY) -m pytest tests -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(JOBS) -m "not slow" $(pytest_args)
 
 # What the tests need beyond the harness itself (a registry for tests/test_registry.py).
 test-tools:
 	@bash scripts/ensure-test-tools.sh
 
 test-slow: setup test-tools
-	$(PY) -m pytest tests -n $(JOBS) -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(JOBS) -m slow $(pytest_args)
 
 # The five benchmarks of bench/ (about 35 min on 2 cores when the release archives of 3.11.2 on
 # debian-12 and 3.13.5 on debian-13 and speed's build with Heroku's recipe are already there; each
@@ -71,7 +82,7 @@ bench: setup
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 list: venv
-	$(PY) -m pytest test_runtimes.py --collect-only -q $(if $(strip $(STACKS)),--stacks '$(STACKS)') $(arch_opt)
+	$(PY) -m pytest test_runtimes.py --collect-only -q $(stacks_opt) $(arch_opt)
 
 # A shell in the stack's build image, as the harness runs builds there (no network), with builds/
 # mounted read-write (edits show at once) and the verified source tarballs read-only. By hand:
@@ -79,7 +90,7 @@ list: venv
 #   PREFIX=/tmp/python bash build-python.sh
 # BUILDENV_ARGS="-c 'command'" runs a command instead of an interactive shell.
 buildenv: setup
-	@image=$$($(PY) -m harness build-image '$(STACK)' --arch '$(or $(strip $(ARCH)),$(NATIVE_ARCH))') && \
+	@image=$$($(PY) -m harness build-image $(call quoted,STACK) $(native_arch_opt)) && \
 	cache=$${PYRUNTIMES_CACHE:-$$HOME/.cache/pyruntimes} && mkdir -p "$$cache/sources" && \
 	docker run --rm $$([ -t 0 ] && echo -it || echo -i) --network none \
 	  -v "$(CURDIR)/builds:/opt/pyruntimes/builds" -v "$$cache/sources:/opt/pyruntimes/sources:ro" \
@@ -87,8 +98,8 @@ buildenv: setup
 	  "$$image" bash $(BUILDENV_ARGS)
 
 deploy-runtimes: setup
-	$(PY) -m pytest test_runtimes.py --runtimes '$(RUNTIMES)' $(stacks_opt) $(arch_opt) --deploy --refresh-images $(env_file_opt) \
-	  $(bucket_opt) $(prefix_opt) $(PYTEST_ARGS)
+	$(PY) -m pytest test_runtimes.py --runtimes $(call quoted,RUNTIMES) $(stacks_opt) $(arch_opt) --deploy --refresh-images \
+	  $(env_file_opt) $(bucket_opt) $(prefix_opt) $(pytest_args)
 
 clean:
 	rm -rf out

@@ -38,6 +38,10 @@ def load_runners(path: Path) -> dict[str, str]:
     for arch, label in labels.items():
         if not label.strip():
             raise DataFileError(path, f"runners.{arch}", "is empty: write the runner label, e.g. ubuntu-24.04")
+        # The label goes into the matrix and a workflow's runs-on: one word, as GitHub's labels are.
+        if not label.isprintable() or any(c.isspace() for c in label):
+            raise DataFileError(path, f"runners.{arch}", f"{label!r} holds a space or a control character: write "
+                                                         "one runner label, e.g. ubuntu-24.04")
     return labels
 
 

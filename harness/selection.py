@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from . import changes
-from .errors import UsageError
+from .errors import DataFileError, UsageError
 from .formulas import load_formulas
 from .stacks import ARCHITECTURES, load_stacks
 
@@ -28,13 +28,24 @@ def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = N
     stack file that does not validate) before any work."""
     formulas = load_formulas(root / "builds" / "runtimes")
     all_stacks = load_stacks(root / "stacks")
+    check_formula_stacks(formulas, all_stacks)
     runtime_names = parse_names(runtimes, list(formulas), "runtime", "--runtimes")
     stack_names = parse_names(stacks, list(all_stacks), "stack", "--stacks")
     arch_names = parse_names(arches, sorted(ARCHITECTURES), "architecture", "--arch")
     pairs = [(formulas[r], all_stacks[s]) for r in runtime_names for s in stack_names]
-    if changed_since:
+    if changed_since is not None:  # given empty, it is refused (harness/changes.py), not ignored
         pairs = changes.select_pairs(pairs, changes.changed_files(root, changed_since))
     return [(formula, stack, arch) for formula, stack in pairs for arch in stack.architectures if arch in arch_names]
+
+
+def check_formula_stacks(formulas: dict, stacks: dict):
+    """A formula's `stacks` naming no stack folder would leave the runtime out of those it meant
+    unseen (a typo, a stack renamed or removed): refused when the two are loaded together."""
+    for formula in formulas.values():
+        for name in formula.stacks:
+            if name not in stacks:
+                raise DataFileError(formula.path, "stacks", f"{name!r} is not a stack (a folder of stacks/): "
+                                                            f"name one of {', '.join(stacks)}")
 
 
 def pair_id(formula, stack, arch: str) -> str:

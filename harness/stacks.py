@@ -6,11 +6,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datafile import Fields, read_toml
+from .datafile import Fields, read_toml, shown
 from .errors import DataFileError
 
 ARCHITECTURES = {"amd64", "arm64"}
-PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+# Every pattern is matched whole (fullmatch): `$` alone lets a trailing newline through, and a
+# package name goes into a Dockerfile's RUN line.
+PACKAGE_RE = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1
+# A stack's name is its folder's: it appears in cache keys, image tags, bucket keys and test ids.
+NAME_RE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+# debootstrap takes the suite as an argument: a name, never an option.
+SUITE_RE = re.compile(r"[a-z][a-z0-9-]*")
+# A Docker image reference: [host[:port]/]path[:tag][@sha256:digest], as `docker pull` takes it.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_RE = re.compile(rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                      r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,11 @@ class Stack:
 
 
 def load_stack(directory: Path) -> Stack:
+    if not NAME_RE.fullmatch(directory.name):
+        raise DataFileError(shown(str(directory.parent)), "(folder name)",
+                            f"{directory.name!r} is not a stack name: name the folder like debian-12 or heroku-24 "
+                            "(lowercase letters and digits, words joined by single '-'; it is part of cache keys "
+                            "and image tags)")
     path = directory / "stack.toml"
     fields = Fields(path, read_toml(path))
     fields.reject_unknown({"description", "architectures", "end_of_life", "base", "build", "run", "cross"})
@@ -61,20 +76,23 @@ def load_stack(directory: Path) -> Stack:
     for arch in architectures:
         if arch not in ARCHITECTURES:
             raise fields.error("architectures", f"{arch!r} is not one of {', '.join(sorted(ARCHITECTURES))}")
+    if len(set(architectures)) != len(architectures):  # each would be built, and published, twice
+        twice = next(arch for arch in architectures if architectures.count(arch) > 1)
+        raise fields.error("architectures", f"names {twice!r} twice: name each architecture once")
     base = fields.table_of("base", required=False)
     base.reject_unknown({"image", "debian_suite"})
     build, run = fields.table_of("build"), fields.table_of("run")
     for table in (build, run):
         table.reject_unknown({"packages", "image"})
         for package in table.strings("packages"):
-            if not PACKAGE_RE.match(package):
+            if not PACKAGE_RE.fullmatch(package):
                 raise table.error("packages", f"{package!r} is not a Debian package name")
     cross = fields.table_of("cross", required=False)
     cross.reject_unknown({"compiler", "tools"})
     cross_compiler = cross.strings("compiler", required=False)
     cross_tools = cross.strings("tools", required=False)
     for package in cross_compiler:
-        if not PACKAGE_RE.match(package.replace("{arch}", "arm64")):
+        if not PACKAGE_RE.fullmatch(package.replace("{arch}", "arm64")):
             raise cross.error("compiler", f"{package!r} is not a Debian package name ({{arch}} stands for the target's)")
     for package in cross_tools:
         if package not in build.strings("packages"):
@@ -88,13 +106,20 @@ def load_stack(directory: Path) -> Stack:
         bases[role] = table.get("image", str, required=False, default=shared_base)
         if not bases[role]:
             raise table.error("image", "is missing (or set [base] image for both build and run)")
+        if not IMAGE_RE.fullmatch(bases[role]):
+            which = table if "image" in table.table else base  # the field it came from
+            raise which.error("image", f"{bases[role]!r} is not an image reference: write one as docker pull takes "
+                                       "it, e.g. \"debian:bookworm-slim\" or \"heroku/heroku:24\"")
+    debian_suite = base.get("debian_suite", str, required=False, default="")
+    if debian_suite and not SUITE_RE.fullmatch(debian_suite):
+        raise base.error("debian_suite", f"{debian_suite!r} is not a Debian suite name, e.g. \"bookworm\"")
     return Stack(
         name=directory.name,
         description=fields.get("description", str),
         architectures=architectures,
         build_base=bases["build"],
         run_base=bases["run"],
-        debian_suite=base.get("debian_suite", str, required=False, default=""),
+        debian_suite=debian_suite,
         build_packages=build.strings("packages"),
         run_packages=run.strings("packages"),
         end_of_life=fields.date("end_of_life"),

@@ -1,6 +1,7 @@
 """--changed-since selects the pairs whose inputs changed, in real git repositories."""
 
 import subprocess
+import sys
 
 import pytest
 
@@ -68,3 +69,23 @@ def test_unknown_ref_is_one_line(repo):
     result = run_harness("--changed-since", "no-such-branch", cwd=repo)
     assert result.returncode == 2
     assert result.stderr.startswith("error: --changed-since no-such-branch: not a git ref") and result.stdout == ""
+
+
+@pytest.mark.parametrize("ref, words", [
+    # git would take these as options: --output= writes a file wherever it names.
+    ("--output=clobbered", "--changed-since '--output=clobbered' starts with '-', so git would take it as an option"),
+    ("-p", "--changed-since '-p' starts with '-'"),
+    # Empty, it would select every pair, as if the option were not given.
+    ("", "--changed-since is empty: name a git ref"),
+    ("main~1\n", "--changed-since 'main~1\\n' holds a space or a control character"),
+])
+def test_a_ref_git_would_misread_is_refused(repo, ref, words):
+    # pytest (--collect-only: were the check missing, it would only collect) and the CI matrix.
+    for result in (run_harness("--collect-only", f"--changed-since={ref}", cwd=repo),
+                   subprocess.run([sys.executable, "-m", "harness", "matrix", f"--changed-since={ref}"], cwd=repo,
+                                  capture_output=True, text=True, timeout=300)):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.startswith(f"error: {words}") and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stdout == ""
+    assert not (repo / "clobbered").exists()
+

@@ -4,10 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from harness import selection
+from harness.datafile import MAX_BYTES
 from harness.errors import DataFileError
 from harness.formulas import load_formula, load_formulas
+from harness.matrix import RUNNERS_FILE, load_runners
 from harness.stacks import load_stacks
-from tests.helpers import ROOT
+from tests.helpers import ROOT, copy_project
 
 GOOD = '''version = "3.12.9"
 url = "https://www.python.org/ftp/python/3.12.9/Python-3.12.9.tar.xz"
@@ -48,6 +51,33 @@ def test_good_formula(tmp_path):
     (GOOD + 'end_of_life = "2025-10-31"\n', "end_of_life", "YYYY-MM-DD without quotes"),
     (GOOD + 'patches = ["no-such.patch"]\n', "patches", "'no-such.patch' is not a file in builds/patches/"),
     (GOOD + 'patches = ["../runtimes/python-3.11.2.toml"]\n', "patches", "is not a file in builds/patches/"),
+    # Patterns are matched whole: `$` alone would let a trailing newline through (into paths, keys
+    # and, for a package name, a Dockerfile's RUN line).
+    (GOOD.replace('b9f7"', 'b9f7\\n"'), "sha256", "64 lowercase hex"),
+    (GOOD.replace('"3.12.9"', '"3.12.9\\n"'), "version", "3.X.Y"),
+    # 3.12.09 would be a second formula for 3.12.9; other scripts' digits are digits to \d.
+    (GOOD.replace('"3.12.9"', '"3.12.09"'), "version", "without leading zeros"),
+    (GOOD.replace('"3.12.9"', '"3.012.9"'), "version", "without leading zeros"),
+    (GOOD.replace('"3.12.9"', '"3.12.\u0669"'), "version", "3.X.Y"),
+    # The URL's last segment is the cached file's name: a tarball's, never a path.
+    (GOOD.replace("Python-3.12.9.tar.xz", ".."), "url", "last segment is the source tarball"),
+    (GOOD.replace("Python-3.12.9.tar.xz", "x/.."), "url", "last segment is the source tarball"),
+    (GOOD.replace("Python-3.12.9.tar.xz", ""), "url", "last segment is the source tarball"),
+    (GOOD.replace("Python-3.12.9.tar.xz", "..tar.xz"), "url", "last segment is the source tarball"),
+    (GOOD.replace("Python-3.12.9.tar.xz", "Python-3.12.9.zip"), "url", "(NAME.tar.xz, .tar.gz or .tgz)"),
+    (GOOD.replace("Python-3.12.9.tar.xz", "Python-3.12.9.tar.xz?mirror=1"), "url", "no query or fragment"),
+    (GOOD.replace("Python-3.12.9.tar.xz", "%2e%2e"), "url", "last segment is the source tarball"),
+    (GOOD.replace("tar.xz", "tar.xz\\n"), "url", "without spaces or control characters"),
+    (GOOD.replace("https://www.python.org", "https://"), "url", "an http(s) URL"),
+    (GOOD + 'configure_args = ["--with-lto\\n--prefix=/"]\n', "configure_args", "one ./configure argument per string"),
+    (GOOD + "stacks = []\n", "stacks", "is empty"),
+    (GOOD + 'stacks = ["Debian 12"]\n', "stacks", "'Debian 12' is not a stack name"),
+    # Any character can be in a key: the message shows it escaped, on one line.
+    (GOOD + '"a\\nb" = 1\n', "a\\nb", "not a known field"),
+    # What tomllib raises beside TOMLDecodeError, and a file no formula needs to be.
+    (GOOD + "end_of_life = " + "9" * 4400 + "\n", "(syntax)", "an integer too long"),
+    (GOOD + "configure_args = " + "[" * 2000 + "]" * 2000 + "\n", "(syntax)", "nested too deep"),
+    (GOOD + "#" * MAX_BYTES, "(file)", "larger than 16 KiB"),
 ])
 def test_broken_formula_names_file_and_field(tmp_path, text, field, words):
     path = write(tmp_path, text)
@@ -56,6 +86,30 @@ def test_broken_formula_names_file_and_field(tmp_path, text, field, words):
     message = str(info.value)
     assert message.startswith(f"{path}: field '{field}':") and words in message, message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("tail", ["Python-3.12.9.tgz", "Python-3.12.9.tar.gz", "Python-3.12.9rc1.tar.xz"])
+def test_every_tarball_kind_is_a_source(tmp_path, tail):
+    formula = load_formula(write(tmp_path, GOOD.replace("Python-3.12.9.tar.xz", tail)))
+    assert formula.filename == tail
+
+
+def test_invalid_utf8_is_one_line_for_each_data_file(tmp_path):
+    """Latin-1 from an old editor: the file and what to do, not a UnicodeDecodeError."""
+    bad = "# caf\u00e9\n".encode("latin-1")
+    formula = tmp_path / "python-3.12.9.toml"
+    formula.write_bytes(bad + GOOD.encode())
+    stack = tmp_path / "stacks" / "debian-99" / "stack.toml"
+    stack.parent.mkdir(parents=True)
+    stack.write_bytes((ROOT / "stacks" / "debian-12" / "stack.toml").read_bytes() + bad)
+    runners = tmp_path / "runners.toml"
+    runners.write_bytes(bad + (ROOT / RUNNERS_FILE).read_bytes())
+    lines = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text().count("\n") + 1
+    for path, load, line in ((formula, load_formula, 1), (stack, lambda _: load_stacks(tmp_path / "stacks"), lines),
+                             (runners, load_runners, 1)):
+        with pytest.raises(DataFileError) as info:
+            load(path)
+        assert str(info.value) == f"{path}: field '(file)': is not UTF-8 (byte 0xe9 on line {line}): save it as UTF-8"
 
 
 def test_end_of_life_is_data_of_formulas_and_stacks():
@@ -82,6 +136,17 @@ def test_formula_named_after_another_version(tmp_path):
     ('architectures = ["amd64", "arm64"]', 'architectures = ["sparc"]',
      "field 'architectures': 'sparc' is not one of amd64, arm64"),
     ('tools = ["build-essential",', 'tools = ["make",', r"field 'cross.tools': 'make' is not one of \[build\] packages"),
+    # Each pair would be built and published twice.
+    ('architectures = ["amd64", "arm64"]', 'architectures = ["amd64", "arm64", "amd64"]',
+     "field 'architectures': names 'amd64' twice: name each architecture once"),
+    # A package name goes into a Dockerfile's RUN line: a trailing newline would end it there.
+    ('"libssl-dev"', '"libssl-dev\\n"', r"field 'build.packages': 'libssl-dev\\n' is not a Debian"),
+    ('"libssl3"', '"libssl3\\n"', r"field 'run.packages': 'libssl3\\n' is not a Debian"),
+    ('compiler = ["crossbuild-essential-{arch}"]', 'compiler = ["crossbuild-essential-{arch}\\n"]',
+     "field 'cross.compiler': .* is not a Debian package name"),
+    ('image = "debian:bookworm-slim"', 'image = "debian:bookworm-slim\\nRUN id"', "field 'base.image': .* is not an image"),
+    # debootstrap would take it as an option.
+    ('debian_suite = "bookworm"', 'debian_suite = "--variant=buildd"', "field 'base.debian_suite': .* is not a Debian suite"),
 ])
 def test_broken_stack_names_file_and_field(tmp_path, old, new, message):
     folder = tmp_path / "stacks" / "debian-99"
@@ -91,6 +156,39 @@ def test_broken_stack_names_file_and_field(tmp_path, old, new, message):
     (folder / "stack.toml").write_text(text.replace(old, new))
     with pytest.raises(DataFileError, match=r"stack.toml: " + message):
         load_stacks(tmp_path / "stacks")
+
+
+@pytest.mark.parametrize("name", ["Debian-12", "debian_12", "debian 12", "12-debian", "debian-", "debian--12",
+                                  "debian-12\n", ".debian-12", "d\u00e9bian-12"])
+def test_stack_folder_name_is_checked(tmp_path, name):
+    """A stack's name is its folder's, and it goes into cache keys, image tags and bucket keys."""
+    folder = tmp_path / "stacks" / name
+    folder.mkdir(parents=True)
+    (folder / "stack.toml").write_bytes((ROOT / "stacks" / "debian-12" / "stack.toml").read_bytes())
+    with pytest.raises(DataFileError) as info:
+        load_stacks(tmp_path / "stacks")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'stacks'}: field '(folder name)': {name!r} is not a stack name: "
+                              "name the folder like debian-12"), message
+    assert len(message.splitlines()) == 1
+
+
+def test_good_stack_folder_names(tmp_path):
+    for name in ("debian-12", "heroku-24", "ubuntu-24-04", "alpine3"):
+        (tmp_path / "stacks" / name).mkdir(parents=True)
+        (tmp_path / "stacks" / name / "stack.toml").write_bytes((ROOT / "stacks" / "debian-12" / "stack.toml").read_bytes())
+    assert list(load_stacks(tmp_path / "stacks")) == ["alpine3", "debian-12", "heroku-24", "ubuntu-24-04"]
+
+
+def test_formula_naming_a_stack_that_does_not_exist_is_refused(tmp_path):
+    """Else the runtime would be left out of every stack it meant, unseen (a typo, a stack renamed)."""
+    project = copy_project(tmp_path / "project")
+    formula = project / "builds" / "runtimes" / "python-3.13.5.toml"
+    formula.write_text(formula.read_text() + 'stacks = ["debian-13", "debain-12"]\n')
+    with pytest.raises(DataFileError) as info:
+        selection.select(project)
+    assert str(info.value).startswith(f"{formula}: field 'stacks': 'debain-12' is not a stack (a folder of stacks/): "
+                                      "name one of debian-11, debian-12,")
 
 
 def test_cross_section_of_a_stack():

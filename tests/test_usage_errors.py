@@ -1,5 +1,8 @@
 """Bad input stops the harness before any work: one line on stderr, exit status 2, no traceback."""
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.helpers import copy_project, run_harness
@@ -81,3 +84,89 @@ def test_no_engine_answering_is_one_line_before_any_work(tmp_path):
                          "--out-dir", str(tmp_path / "out"), env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
     assert_one_line_error(result, "no Docker engine answers", "make engine")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    # Whole seconds, from 1s to a year: beyond, a clock overflows; a fraction would be a 0-second limit.
+    (["--build-timeout", "99999999999d"], ["--build-timeout '99999999999d' is longer than 365d"]),
+    (["--image-max-age", "99999999999d"], ["--image-max-age '99999999999d' is longer than 365d"]),
+    (["--build-timeout", "9" * 5000], ["is longer than 365d"]),
+    (["--build-timeout", "0.5s"], ["--build-timeout '0.5s' is not a whole number", "90m rather than 1.5h"]),
+    (["--image-max-age", "1.5h"], ["--image-max-age '1.5h' is not a whole number"]),
+    (["--build-timeout", "0m"], ["--build-timeout '0m' is zero: a duration is 1s at the least"]),
+    # Given empty on purpose, not left out: no silent fallback to S3_BUCKET from the environment.
+    (["--s3-bucket", ""], ["--s3-bucket is empty: name a bucket, or leave the option out"]),
+    (["--s3-bucket", "ok-bucket\n"], ["--s3-bucket", "not a valid S3 bucket name"]),
+    (["--out-dir", ""], ["--out-dir is empty: name a folder"]),
+])
+def test_bad_values_are_one_line(tmp_path, args, words):
+    # --collect-only: were a check missing, the run would collect and stop, never build.
+    result = run_harness("--collect-only", "--runtimes", "python-3.11.2", *args,
+                         env={"S3_BUCKET": "ok-bucket", "PYRUNTIMES_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(result, *words)
+
+
+def test_out_dir_or_cache_that_is_a_file_is_one_line(tmp_path):
+    a_file = tmp_path / "a file"
+    a_file.write_text("not a folder\n")
+    for args, env, words in (
+            # --out-dir=PATH: a separate argument that is an existing path would be taken by pytest
+            # as where its root folder is (README: the options table).
+            ([f"--out-dir={a_file}"], {}, [f"--out-dir {a_file} is a file, not a folder"]),
+            ([f"--out-dir={a_file / 'out'}"], {}, [f"--out-dir {a_file / 'out'}: {a_file} is a file, not a folder"]),
+            ([], {"PYRUNTIMES_CACHE": str(a_file)}, [f"PYRUNTIMES_CACHE {a_file} is a file, not a folder",
+                                                     "or unset it for ~/.cache/pyruntimes"]),
+            ([], {"PYRUNTIMES_CACHE": ""}, ["PYRUNTIMES_CACHE is empty"])):
+        result = run_harness("--collect-only", "--runtimes", "python-3.11.2", "--out-dir", str(tmp_path / "out"), *args,
+                             env={"PYRUNTIMES_CACHE": str(tmp_path / "cache"), **env})
+        assert_one_line_error(result, *words)
+    assert a_file.read_text() == "not a folder\n" and not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def edit(path, old: bytes, new: bytes, to=None):
+    """Write `path` (or `to`) with old replaced by new, and make sure it was there to replace."""
+    data = path.read_bytes()
+    assert old in data, (path, old)
+    (to or path).write_bytes(data.replace(old, new, 1))
+
+
+FORMULA, STACK = "builds/runtimes/python-3.11.2.toml", "stacks/debian-12/stack.toml"
+
+
+@pytest.mark.parametrize("change, words", [
+    # Latin-1 from an old editor, in a formula and in a stack.
+    (lambda p: edit(p / FORMULA, b"version", b"# caf\xe9\nversion"),
+     ["python-3.11.2.toml: field '(file)': is not UTF-8 (byte 0xe9 on line 2): save it as UTF-8"]),
+    (lambda p: edit(p / STACK, b"# Debian", b"\xff\xfe# Debian"),
+     ["debian-12/stack.toml: field '(file)': is not UTF-8 (byte 0xff on line 1)"]),
+    (lambda p: edit(p / FORMULA, b"Python-3.11.2.tgz", b".."),
+     ["python-3.11.2.toml: field 'url'", "last segment is the source tarball"]),
+    # A second formula for 3.13.15, written with a leading zero.
+    (lambda p: edit(p / "builds/runtimes/python-3.13.15.toml", b'"3.13.15"', b'"3.13.015"',
+                    to=p / "builds/runtimes/python-3.13.015.toml"),
+     ["python-3.13.015.toml: field 'version'", "(numbers without leading zeros), not '3.13.015'"]),
+    (lambda p: edit(p / FORMULA, b"sha256", b'stacks = ["debian-12", "debain-13"]\nsha256'),
+     ["python-3.11.2.toml: field 'stacks': 'debain-13' is not a stack (a folder of stacks/)"]),
+    (lambda p: (p / "stacks/debian-12").rename(p / "stacks/Debian_12"),
+     ["field '(folder name)': 'Debian_12' is not a stack name: name the folder like debian-12"]),
+    (lambda p: edit(p / STACK, b'architectures = ["amd64", "arm64"]', b'architectures = ["amd64", "arm64", "arm64"]'),
+     ["debian-12/stack.toml: field 'architectures': names 'arm64' twice"]),
+])
+def test_bad_data_file_is_one_line_before_any_work(tmp_path, change, words):
+    project = copy_project(tmp_path / "project")
+    change(project)
+    # --collect-only: were a check missing, the run would collect and stop, never build.
+    result = run_harness("--collect-only", "--runtimes", "python-3.11.2", "--stacks", "debian-13",
+                         "--out-dir", str(tmp_path / "out"), cwd=project)
+    assert_one_line_error(result, *words)
+
+
+def test_runners_file_that_is_not_utf8_is_one_line(tmp_path):
+    """stacks/runners.toml is read by `python -m harness matrix` (the CI matrix), not by pytest."""
+    project = copy_project(tmp_path / "project")
+    runners = project / "stacks" / "runners.toml"
+    runners.write_bytes(runners.read_bytes().replace(b"ubuntu-24.04-arm", b"ubuntu-24.04-\xa0arm"))
+    result = subprocess.run([sys.executable, "-m", "harness", "matrix"], cwd=project, capture_output=True, text=True,
+                            timeout=120)
+    line = runners.read_bytes()[:runners.read_bytes().index(b"\xa0")].count(b"\n") + 1
+    assert_one_line_error(result, f"{runners}: field '(file)': is not UTF-8 (byte 0xa0 on line {line}): save it as UTF-8")
