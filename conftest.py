@@ -101,6 +101,9 @@ def _configure(config):
     env_file = settings.read_env_file(opt.env_file) if opt.env_file else {}
     config.stash[LIMITS] = (durations.parse(opt.build_timeout, "--build-timeout"),
                             durations.parse(opt.image_max_age, "--image-max-age"))
+    _writable_folder(opt.out_dir, "--out-dir", "e.g. ./out")
+    _writable_folder(os.environ.get("PYRUNTIMES_CACHE", str(settings.cache_dir())), "PYRUNTIMES_CACHE",
+                     "or unset it for ~/.cache/pyruntimes")
     target = _target(config, env_file)
     config.stash[MATRIX] = matrix
     config.stash[TARGET] = target
@@ -137,8 +140,25 @@ def _configure(config):
         os.environ[jobserver.ENV] = str(pool.path)  # xdist workers inherit it
 
 
+def _writable_folder(value: str, name: str, example: str):
+    """A folder the run creates files under: refused before any work when it, or the nearest part
+    of its path that exists, is a file (else a build would fail late, on its first write)."""
+    if not value:  # Path("") is the current folder: an empty value is a mistake, not a choice
+        raise UsageError(f"{name} is empty: name a folder ({example})")
+    path = Path(value)
+    for part in (path, *path.parents):
+        if os.path.isdir(part):
+            return
+        if os.path.lexists(part):
+            where = f"{name} {value}" if part == path else f"{name} {value}: {part}"
+            raise UsageError(f"{where} is a file, not a folder: name a folder, or one to be created ({example})")
+
+
 def _target(config, env_file):
     opt = config.option
+    if opt.s3_bucket == "":  # not "no option": an empty value given on purpose (S3_BUCKET= in a script)
+        raise UsageError("--s3-bucket is empty: name a bucket, or leave the option out to take S3_BUCKET "
+                         "(from --env-file, then the environment)")
     bucket, prefix, bucket_source = settings.bucket_and_prefix(opt.s3_bucket, opt.s3_prefix, env_file, opt.env_file)
     if not opt.deploy:
         if bucket:
