@@ -91,7 +91,7 @@ def _unknown_key(key: str) -> str:
 
 
 def check_bucket(bucket: str, source: str):
-    if not BUCKET_RE.match(bucket):
+    if not BUCKET_RE.fullmatch(bucket):
         raise UsageError(f"{source}: {bucket!r} is not a valid S3 bucket name "
                          "(3-63 characters: lowercase letters, digits, '.' and '-')")
 
