@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from harness import credentials, durations, emulation, engine, images, jobserver, preflight, s3, s3server, selection, settings
+from harness import credentials, durations, emulation, engine, images, jobserver, preflight, redact, s3, s3server, selection, settings
 from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, usable_cores
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
@@ -72,7 +72,7 @@ def pytest_configure(config):
         _configure(config)
     except UsageError as exc:
         # One line, exit status 2, before any work.
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {redact.redact(exc)}\n")  # harness/redact.py: no credential in it
         sys.stderr.flush()
         os._exit(2)
 
@@ -294,5 +294,7 @@ def pytest_runtest_call(item):
         else:
             message = (f"the Docker engine stopped answering ({type(exc).__name__}): is it still running? "
                        "Check with 'docker version'")
-    pytest.fail(message, pytrace=False)  # outside the except: no "during handling of..." chain
+    except s3.ERRORS as exc:  # botocore's text can hold a credential: one redacted line, no traceback
+        message = f"S3 failed: {s3.describe(exc)}"
+    pytest.fail(redact.redact(message), pytrace=False)  # outside the except: no "during handling of..." chain
 

@@ -27,7 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import credentials, emulation, engine, images, manifest, matrix, published, rebuild, s3, settings, subjects
+from . import credentials, emulation, engine, images, manifest, matrix, published, rebuild, redact, s3, settings, subjects
 from .errors import PairError, UsageError
 from .selection import parse_names
 from .stacks import load_stacks
@@ -92,7 +92,7 @@ def main(argv=None):
         build, _ = images.ensure_stack_images(client, stacks[name], settings.cache_dir() / "locks",
                                               log=lambda message: print(message, file=sys.stderr), arch=arch)
     except (UsageError, PairError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact.redact(exc)}", file=sys.stderr)
         return 2
     print(build.id)
     return 0
@@ -102,7 +102,7 @@ def print_matrix(args) -> int:
     try:
         document = matrix.build(ROOT, args.runtimes, args.stacks, args.arch, args.profile, args.changed_since)
     except UsageError as exc:  # DataFileError too: a formula, stack or runners file that does not validate
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact.redact(exc)}", file=sys.stderr)
         return 2
     except matrix.NothingSelected as exc:
         print(exc, file=sys.stderr)
@@ -145,10 +145,10 @@ def _against_bucket(args, command: str, work):
         target = _bucket_target(args, command)
         return work(s3.client_for(target), target)
     except (UsageError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact.redact(exc)}", file=sys.stderr)
         return 2
     except manifest.Invalid as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact.redact(exc)}", file=sys.stderr)
         return 1
     except s3.ERRORS as exc:
         print(f"error: S3 failed: {s3.describe(exc)}", file=sys.stderr)
@@ -156,7 +156,7 @@ def _against_bucket(args, command: str, work):
 
 
 def _say(line):
-    print(line, file=sys.stderr)
+    print(redact.redact(line), file=sys.stderr)
 
 
 def rebuild_published(args) -> int:
@@ -171,7 +171,7 @@ def check_published(args) -> int:
         return outcome
     target, problems, checked = outcome
     for problem in problems:
-        print(problem)
+        print(redact.redact(problem))
     where = f"s3://{target.bucket}/{target.prefix}"
     if problems:
         print(f"{len(problems)} problem(s) in {where} ({checked} archive(s) listed)", file=sys.stderr)

@@ -7,12 +7,24 @@ question is asked of the real store once, up front, and answered in one line.
 
 import uuid
 
-from . import s3
+from . import redact, s3
 from .errors import UsageError
 
 
 def check(target: s3.Target, overwrite: bool, say=print):
-    client = s3.client_for(target)
+    """Each line it says and each error it raises is redacted (harness/redact.py)."""
+    try:
+        _check(target, overwrite, lambda line: say(redact.redact(line)))
+    except UsageError as exc:
+        raise UsageError(redact.redact(exc)) from None
+
+
+def _check(target: s3.Target, overwrite: bool, say):
+    try:
+        client = s3.client_for(target)
+    except (s3.botocore.exceptions.BotoCoreError, ValueError, OSError) as exc:  # credentials.for_deploy checked these
+        raise UsageError(f"pre-flight: boto3 cannot make an S3 client of these settings ({type(exc).__name__}); "
+                         "check AWS_ENDPOINT_URL_S3, AWS_REGION and the AWS profile") from None
     where = target.url(target.prefix)
     try:
         client.head_bucket(Bucket=target.bucket)

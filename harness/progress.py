@@ -4,6 +4,8 @@ import sys
 import threading
 import time
 
+from . import redact
+
 
 class Progress:
     def __init__(self, config):
@@ -16,7 +18,8 @@ class Progress:
 
     def __call__(self, pair, message):
         elapsed = int(time.monotonic() - self.started)
-        line = f"[{elapsed // 60:3d}:{elapsed % 60:02d}] {pair}: {message}\n"
+        # Redacted: a message can quote a tool's or botocore's text (harness/redact.py).
+        line = redact.redact(f"[{elapsed // 60:3d}:{elapsed % 60:02d}] {pair}: {message}") + "\n"
         # Suspend capture so the line reaches the terminal now, not in the report at the end.
         with self.lock:
             self._write(line)

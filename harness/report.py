@@ -6,6 +6,8 @@ which xdist carries from the workers to the controller, so the table is the same
 
 import re
 
+from . import redact
+
 LOG_TAIL_LINES = 5
 
 
@@ -28,7 +30,7 @@ class Summary:
             row["result"] = "FAILED" + (f" ({report.when})" if report.when != "call" else "")
             row.setdefault("reason", _first_line(report.longreprtext))
             # A failed build's message ends with its log's tail (indented): the last lines go in the table too.
-            row.setdefault("tail", [line.strip() for line in report.longreprtext.splitlines()
+            row.setdefault("tail", [redact.redact(line.strip()) for line in report.longreprtext.splitlines()
                                     if line.startswith("    ")][-LOG_TAIL_LINES:])
         elif report.when == "call" and not row["result"]:
             row["result"] = f"would {props['plan']}" if "plan" in props else "passed"
@@ -36,7 +38,7 @@ class Summary:
     def pytest_terminal_summary(self, terminalreporter):
         if not self.rows:
             return
-        tr = terminalreporter
+        tr = _Redacted(terminalreporter)
         tr.section("runtimes", sep="=")
         header = ("pair", "result", "build", "verify", "checks", "size", "sha256")
         lines = []
@@ -76,7 +78,22 @@ def _first_line(text):
     # Under xdist a report starts with the worker's "[gw0] linux -- Python ..." line: not the message.
     lines = [line for line in text.splitlines() if line.strip() and not re.match(r"\[gw\d+\] ", line)]
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-    return (errors[0] if errors else lines[0] if lines else "").removeprefix("Failed: ")[:300]
+    # Redacted before it is cut: a secret cut in two would no longer be found whole.
+    return redact.redact(errors[0] if errors else lines[0] if lines else "").removeprefix("Failed: ")[:300]
+
+
+class _Redacted:
+    """The terminal reporter, with every line of the table redacted (harness/redact.py): the
+    table repeats failure messages and log tails, which quote other tools' text."""
+
+    def __init__(self, reporter):
+        self.reporter = reporter
+
+    def section(self, *args, **kwargs):
+        self.reporter.section(*args, **kwargs)
+
+    def write_line(self, line, **kwargs):
+        self.reporter.write_line(redact.redact(line), **kwargs)
 
 
 def _seconds(value):

@@ -11,7 +11,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from . import archive as archive_mod
+from . import archive as archive_mod, redact
 
 RETRY_CONFIG = botocore.config.Config(
     retries={"mode": "standard", "total_max_attempts": 8},
@@ -57,12 +57,23 @@ def session_for(credentials: dict):
 
 
 def client_for(target: Target):
-    kwargs = {"config": RETRY_CONFIG}
-    if target.endpoint:
-        kwargs["endpoint_url"] = target.endpoint
     if target.dry_run:
-        return boto3.session.Session().client("s3", region_name="us-east-1", **DRY_RUN_CREDENTIALS, **kwargs)
-    return session_for(target.credentials).client("s3", **kwargs)
+        return client_from(boto3.session.Session(), target.endpoint, region_name="us-east-1", **DRY_RUN_CREDENTIALS)
+    session = session_for(target.credentials)
+    client = client_from(session, target.endpoint)
+    # What boto3 signs with (from a profile or a credential_process too, refreshed mid-run or not)
+    # is registered with the redactor before each request, in every process that makes a client.
+    credentials = session.get_credentials()
+    client.meta.events.register("before-sign.s3", lambda **_: redact.register_credentials(credentials))
+    return client
+
+
+def client_from(session, endpoint: str | None, **kwargs):
+    """An S3 client of the session; makes no request (credentials.for_deploy makes one to check
+    that boto3 takes the region and endpoint)."""
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    return session.client("s3", config=RETRY_CONFIG, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -133,12 +144,20 @@ def error_code(exc) -> str:
 
 def describe(exc) -> str:
     """An S3 error in a few words, for a one-line message: the code and message S3 gave, or what
-    went wrong on the way (never a request's headers, which carry the signature)."""
+    went wrong on the way (never a request's headers, which carry the signature). Redacted: a
+    botocore text can hold a header's value (a session token) or an endpoint's user:password@."""
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-        return f"{error.get('Code', 'error')} (HTTP {status}): {error.get('Message', '').strip() or 'no message'}"
-    url = getattr(exc, "kwargs", {}).get("endpoint_url")
-    if url:  # connection errors name the whole object URL: the endpoint is what matters
-        return f"cannot connect to {urllib.parse.urlsplit(url)._replace(path='', query='').geturl()} ({type(exc).__name__})"
-    return f"{type(exc).__name__}: {exc}"
+        text = f"{error.get('Code', 'error')} (HTTP {status}): {error.get('Message', '').strip() or 'no message'}"
+    elif isinstance(exc, botocore.exceptions.CredentialRetrievalError):
+        # Its text is a credential helper's stderr or output: never repeated.
+        provider = exc.kwargs.get("provider")
+        text = f"credentials could not be had from boto3's {provider} provider (what it said is not shown)"
+    elif url := getattr(exc, "kwargs", {}).get("endpoint_url"):
+        # Connection errors name the whole object URL: the endpoint is what matters.
+        shown = urllib.parse.urlsplit(redact.userinfo_removed(url))._replace(path="", query="").geturl()
+        text = f"cannot connect to {shown} ({type(exc).__name__})"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(redact.redact(text).split())  # one line, whatever the text held

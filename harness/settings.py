@@ -7,11 +7,13 @@ An env file holds secrets, so an error about it names the file, the line number 
 never shows a value or any other part of a line.
 """
 
+import codecs
 import difflib
 import os
 import re
 from pathlib import Path
 
+from . import redact
 from .errors import UsageError
 
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
@@ -30,7 +32,14 @@ ENV_LINE = re.compile(r"^(?P<export>export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)"
 # A name safe to repeat in a message: every real key has an '_', and an AWS key id, secret or
 # session token never does, so a secret pasted on a line of its own is not echoed as a "key".
 SHOWABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]*)+$")
+# No word of a variable's name is this long, and a secret is (an access key id has 20 characters).
+LONGEST_WORD = 16
 QUOTES = "'\""
+# The names the harness reads from the environment (boto3 reads more AWS_* itself): each is checked
+# for control characters before a run uses it.
+ENVIRONMENT_PREFIXES = ("AWS_", "S3_")
+UNPRINTABLE = "a control or invisible character in it (a line break, CR, tab, NUL or the like)"
+ONE_LINE = "a value is one line of printable characters (a secret wrapped over lines: join it back into one)"
 
 
 def cache_dir() -> Path:
@@ -41,21 +50,64 @@ def cache_dir() -> Path:
 def read_env_file(path: str) -> dict:
     """Parse KEY=VALUE lines; '#' comments and blank lines are skipped; a bare KEY takes the
     environment's value (as docker run --env-file does). Values are taken literally, as Docker
-    does, so quotes around a value are an error rather than silently part of it."""
+    does, so quotes around a value are an error rather than silently part of it.
+
+    Read as bytes, so that nothing in the file can make one line of it two, or two one: a line is
+    what ends in LF, and a CR or any other control character in it is refused by its line number
+    (a CR-only or stray-CR file would otherwise let one key's value swallow the next lines)."""
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"--env-file {path}: no such file (copy builds/dockerenv.default and fill it in)")
+    data = file.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UsageError(f"{path}: the file is UTF-16 (as PowerShell's '>' writes it); save it as UTF-8")
+    # Accepted, as Docker's own reader does: Windows editors start a UTF-8 file with a BOM, and a
+    # file `docker run --env-file` takes should be taken here too.
+    data = data.removeprefix(codecs.BOM_UTF8)
+    cr_only = b"\r" in data and b"\n" not in data
     values = {}
-    for number, line in enumerate(file.read_bytes().decode("utf-8", "replace").split("\n"), 1):
+    for number, raw in enumerate(data.split(b"\n"), 1):
         where = f"{path}:{number}"
-        if line.endswith("\r"):
-            raise UsageError(f"{where}: line ends in CRLF; save the file with Unix (LF) line endings")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{where}: not valid UTF-8 (the bytes are not shown: they may be a secret); "
+                             "save the file as UTF-8") from None
+        _refuse_unprintable(line, where, cr_only)
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         key, value = _parse_line(stripped, where)
-        values[key] = os.environ.get(key, "") if value is None else value
+        if value is None:
+            value = from_environment(key, f"{where}: {key} (a bare key) takes its value from the environment, and")
+        values[key] = value
+        if key in redact.SECRET_ENV:
+            redact.register(value)
+        elif key in redact.URL_ENV:
+            redact.register_url(value)
     return values
+
+
+def _refuse_unprintable(line: str, where: str, cr_only: bool):
+    """A line that holds a CR, a NUL, a tab inside it or another control or invisible character:
+    refused, naming the key when the line starts like one, never showing what is around it."""
+    # Spaces and tabs around a line are layout, not part of a value (they are stripped).
+    line = line.strip(" \t")
+    bad = next((index for index, char in enumerate(line) if redact.is_unprintable(char)), None)
+    if bad is None:
+        return
+    key, equals, _ = line.partition("=")
+    key = re.sub(r"^export[ \t]+", "", key).strip(" \t")
+    name = key if equals and line.index("=") < bad and _showable(key) else "this line"
+    if line[bad] == "\r":
+        if cr_only:
+            raise UsageError(f"{where}: the file's lines end in a carriage return (CR) only, as on classic Mac OS; "
+                             "save the file with Unix (LF) line endings")
+        if bad == len(line) - 1:
+            raise UsageError(f"{where}: line ends in CRLF; save the file with Unix (LF) line endings")
+        raise UsageError(f"{where}: {name} has a carriage return (CR) inside the line, which some readers take "
+                         "for a line end; remove it (save the file with Unix (LF) line endings)")
+    raise UsageError(f"{where}: {name} has {UNPRINTABLE}; {ONE_LINE}")
 
 
 def _parse_line(line: str, where: str):
@@ -65,7 +117,7 @@ def _parse_line(line: str, where: str):
         raise UsageError(f"{where}: not a KEY=VALUE line; write KEY=VALUE (KEY: letters, digits and _), "
                          "a bare KEY, or a '#' comment")
     key, value = match["key"], match["value"]
-    shown = SHOWABLE_NAME.match(key)
+    shown = _showable(key)
     name, right = (key, f"{key}=VALUE") if shown else ("this line", "KEY=VALUE")
     if match["export"]:
         raise UsageError(f"{where}: {name} starts with 'export', which env files do not take; "
@@ -80,28 +132,74 @@ def _parse_line(line: str, where: str):
     return key, value
 
 
+def _showable(key: str) -> bool:
+    """Whether a "key" may be repeated: not when it could hold a secret, pasted on its own line
+    or run into a key whose '=' was lost (AWS_SECRET_ACCESS_KEYwJalr...)."""
+    return (bool(SHOWABLE_NAME.match(key)) and all(len(word) <= LONGEST_WORD for word in key.split("_"))
+            and _run_into(key) is None)
+
+
+def _run_into(key: str) -> str | None:
+    """The known key this one starts with and goes on from, if any."""
+    return next((known for known in ENV_KEYS if key != known and key.startswith(known)), None)
+
+
 def _unknown_key(key: str) -> str:
     """What to say about a key the tool does not read: the closest known one, else all of them."""
+    if known := _run_into(key):
+        return (f"a key that starts with {known} and goes on (not shown: it may be a value that lost its '='); "
+                f"write {known}=VALUE")
     # A line that is not variable-shaped may be a pasted secret: say so rather than repeat it.
-    name = f"unknown key {key}" if SHOWABLE_NAME.match(key) else "unknown key (not shown: it may be a secret)"
+    name = f"unknown key {key}" if _showable(key) else "unknown key (not shown: it may be a secret)"
     close = difflib.get_close_matches(key.upper(), ENV_KEYS, n=1)
     if close:
         return f"{name}; did you mean {close[0]}?"
     return f"{name}; the keys read are {', '.join(ENV_KEYS)}"
 
 
+def from_environment(key: str, context: str | None = None, environ=os.environ) -> str:
+    """The environment's value of key ("" when unset), refused when it holds a control character."""
+    value = environ.get(key, "")
+    if any(redact.is_unprintable(char) for char in value):
+        raise UsageError(f"{context or key + ' in the environment'} has {UNPRINTABLE}; {ONE_LINE}")
+    return value
+
+
+def check_environment(environ=os.environ):
+    """Every AWS_* and S3_* variable, as boto3 and this harness read them: one with a control
+    character in it (a CI secret pasted wrapped) is refused by name before anything uses it."""
+    for key in sorted(environ):
+        if key.startswith(ENVIRONMENT_PREFIXES):
+            from_environment(key, environ=environ)
+
+
 def check_bucket(bucket: str, source: str):
     if not BUCKET_RE.fullmatch(bucket):
-        raise UsageError(f"{source}: {bucket!r} is not a valid S3 bucket name "
+        # A name is no secret, but a value with spaces or '=' in it is another setting (perhaps a
+        # credential) that ran into this one: only a name-like value is repeated.
+        shown = repr(bucket) if re.fullmatch(r"[A-Za-z0-9._-]{1,63}", bucket) else "its value (not shown)"
+        raise UsageError(f"{source}: {shown} is not a valid S3 bucket name "
                          "(3-63 characters: lowercase letters, digits, '.' and '-')")
+
+
+def check_prefix(prefix: str, source: str):
+    if re.search(r"\s", prefix):
+        # "S3_PREFIX=rt AWS_SECRET_ACCESS_KEY=..." would otherwise go into every key and message.
+        raise UsageError(f"{source} has a space in it; a prefix is a folder path such as python/runtimes "
+                         "(letters, digits, '/', '-', '_', '.')")
 
 
 def bucket_and_prefix(bucket_option: str | None, prefix_option: str | None, env_file: dict,
                       env_file_path: str | None) -> tuple[str, str, str]:
     """S3_BUCKET and S3_PREFIX by precedence (option, env file, environment; "" when none), and
-    where the bucket came from, for messages about it."""
+    where the bucket came from, for messages about it. Refuses an AWS_* or S3_* variable with a
+    control character in it, as every run reads its settings here first."""
+    check_environment()
     bucket = bucket_option or env_file.get("S3_BUCKET") or os.environ.get("S3_BUCKET", "")
     source = ("--s3-bucket" if bucket_option else
               f"S3_BUCKET in {env_file_path}" if "S3_BUCKET" in env_file else "S3_BUCKET")
     prefix = prefix_option if prefix_option is not None else env_file.get("S3_PREFIX", os.environ.get("S3_PREFIX", ""))
+    prefix_source = ("--s3-prefix" if prefix_option is not None else
+                     f"S3_PREFIX in {env_file_path}" if "S3_PREFIX" in env_file else "S3_PREFIX in the environment")
+    check_prefix(prefix, prefix_source)
     return bucket, prefix, source
