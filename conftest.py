@@ -298,3 +298,17 @@ def pytest_runtest_call(item):
         message = f"S3 failed: {s3.describe(exc)}"
     pytest.fail(redact.redact(message), pytrace=False)  # outside the except: no "during handling of..." chain
 
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Whatever a failure's report holds (an unexpected exception's traceback with its locals, a
+    # captured log), it goes through the redactor before pytest prints or saves it (JUnit XML).
+    report = yield
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        masked = redact.redact(text)
+        if masked != text:
+            report.longrepr = masked
+    report.sections = [(title, redact.redact(content)) for title, content in report.sections]
+    return report

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import zstandard
 
+from . import redact
 from .hashing import file_sha256
 
 FIXED_MTIME = 946684800  # 2000-01-01: a fixed value so mtimes never change the archive's bytes
@@ -109,7 +110,10 @@ def json_bytes(document: dict) -> bytes:
     """The one serialisation of the JSON files beside an archive, written here and uploaded as
     they are: the bucket holds the same bytes as the out folder (and a signature over the
     provenance file holds for both)."""
-    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+    # Through the redactor, as every text the harness writes: a record holds no credential by
+    # design, and this keeps one that slipped in (an error text, an environment value) out of the
+    # out folder and the bucket.
+    return (redact.redact(json.dumps(document, indent=2, sort_keys=True)) + "\n").encode()
 
 
 def write_sidecars(archive: Path, sha256: str, record: dict):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import docker.errors
 
-from . import durations, jobserver
+from . import durations, jobserver, redact
 from .engine import GONE, LABEL, remove_quietly
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
@@ -171,7 +171,9 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     try:
         phase, started = "start", time.monotonic()
         for count, line in enumerate(_lines(container.logs(stream=True, follow=True)), 1):
-            log_file.write(line + "\n")
+            # A build never sees a credential (no network, none mounted); the log goes through the
+            # redactor all the same, as everything the harness writes does (harness/redact.py).
+            log_file.write(redact.redact(line) + "\n")
             now = time.monotonic()
             with state_lock:
                 state["lines"] = count

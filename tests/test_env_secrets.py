@@ -558,3 +558,16 @@ def test_a_store_message_repeating_a_registered_key_is_redacted(echoing_store):
     redact.register(key_id)
     described = s3_mod.describe(raised.value)
     assert described.startswith(f"InvalidAccessKeyId (HTTP 403): The AWS Access Key Id {redact.MASK} "), described
+
+
+def test_records_go_through_the_redactor(monkeypatch, tmp_path):
+    """The files the harness writes (records, SBOMs, provenance: archive.json_bytes, the one
+    serialisation) carry no registered credential, even one that slipped into
+    a value: what ends up in the out folder ends up in the bucket too."""
+    from harness import archive
+
+    canary = "Canary" + uuid.uuid4().hex
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", canary)
+    written = archive.json_bytes({"detail": f"an error text that quoted {canary}", "nested": [{"k": canary}]})
+    assert canary.encode() not in written and redact.MASK.encode() in written
+    assert json.loads(written)["nested"][0]["k"] == redact.MASK  # still JSON, still the same shape
