@@ -156,9 +156,6 @@ def _writable_folder(value: str, name: str, example: str):
 
 def _target(config, env_file):
     opt = config.option
-    if opt.s3_bucket == "":  # not "no option": an empty value given on purpose (S3_BUCKET= in a script)
-        raise UsageError("--s3-bucket is empty: name a bucket, or leave the option out to take S3_BUCKET "
-                         "(from --env-file, then the environment)")
     bucket, prefix, bucket_source = settings.bucket_and_prefix(opt.s3_bucket, opt.s3_prefix, env_file, opt.env_file)
     if not opt.deploy:
         if bucket:

@@ -195,6 +195,9 @@ def bucket_and_prefix(bucket_option: str | None, prefix_option: str | None, env_
     where the bucket came from, for messages about it. Refuses an AWS_* or S3_* variable with a
     control character in it, as every run reads its settings here first."""
     check_environment()
+    if bucket_option == "":  # not "no option": an empty value given on purpose (S3_BUCKET= in a script)
+        raise UsageError("--s3-bucket is empty: name a bucket, or leave the option out to take S3_BUCKET "
+                         "(from --env-file, then the environment)")
     bucket = bucket_option or env_file.get("S3_BUCKET") or os.environ.get("S3_BUCKET", "")
     source = ("--s3-bucket" if bucket_option else
               f"S3_BUCKET in {env_file_path}" if "S3_BUCKET" in env_file else "S3_BUCKET")

@@ -1,11 +1,12 @@
 """Bad input stops the harness before any work: one line on stderr, exit status 2, no traceback."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.helpers import copy_project, run_harness
+from tests.helpers import ROOT, copy_project, run_harness
 
 
 def assert_one_line_error(result, *words):
@@ -170,3 +171,13 @@ def test_runners_file_that_is_not_utf8_is_one_line(tmp_path):
                             timeout=120)
     line = runners.read_bytes()[:runners.read_bytes().index(b"\xa0")].count(b"\n") + 1
     assert_one_line_error(result, f"{runners}: field '(file)': is not UTF-8 (byte 0xa0 on line {line}): save it as UTF-8")
+
+
+@pytest.mark.parametrize("command", ["check-published", "attest-subjects", "rebuild"])
+def test_an_empty_s3_bucket_is_refused_by_the_commands_too(tmp_path, command):
+    """--s3-bucket '' falls back to S3_BUCKET nowhere: the commands beside pytest read the bucket
+    through the same settings.bucket_and_prefix."""
+    args = {"check-published": [], "attest-subjects": [str(tmp_path)], "rebuild": ["python-3.11.2", "debian-12"]}[command]
+    result = subprocess.run([sys.executable, "-m", "harness", command, *args, "--s3-bucket", ""], cwd=ROOT,
+                            env={**os.environ, "S3_BUCKET": "from-the-environment"}, capture_output=True, text=True)
+    assert_one_line_error(result, "--s3-bucket is empty")
