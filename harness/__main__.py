@@ -118,11 +118,11 @@ def attest_subjects(args) -> int:
               "downloaded to)", file=sys.stderr)
         return 2
     outcome = _against_bucket(args, "attest-subjects",
-                              lambda client, target: (target, manifest.read(client, target)[0]))
+                              lambda client, target: (target, manifest.load(client, target).usable()))
     if isinstance(outcome, int):
         return outcome
-    target, document = outcome
-    found = subjects.subjects(document, subjects.records_under(records))
+    target, listing = outcome
+    found = subjects.subjects(listing, subjects.records_under(records))
     sys.stdout.write(subjects.checksum_lines(found))
     print(f"{len(found)} archive(s) built by this run and listed in s3://{target.bucket}/{target.prefix} "
           "with the same sha256", file=sys.stderr)

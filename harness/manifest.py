@@ -1,4 +1,6 @@
-"""The manifest: one JSON document at the prefix listing every published runtime per stack.
+"""The manifest: one JSON document at the prefix listing every published runtime per stack; and the
+one reader of the JSON the bucket holds (the manifest, and the record, SBOM and provenance statement
+beside each archive).
 
     {"stacks": {"debian-12": {"python-3.13.15": {"version": ..., "arch": "amd64", "key": ..., ...}}},
      "architectures": {"arm64": {"stacks": {"heroku-24": {"python-3.13.15": {..., "arch": "arm64"}}}}}}
@@ -11,14 +13,29 @@ Updated with optimistic concurrency: the write carries If-Match with the ETag we
 If-None-Match: * when there is none yet) and is retried on conflict, so parallel workers and
 parallel runs all land their entries. A manifest that is not valid JSON is never overwritten:
 somebody must look at it first.
+
+Whatever the bucket holds may have been written by hand, by an older or broken tool, or by someone
+hostile, so nothing read is used before it is checked against the shape this harness writes (ENTRY,
+RECORD, and the levels load() walks), and each way it differs is one line: where, what is there,
+what would be right. Nothing read is trusted for a key either: an entry must sit at the key the
+layout gives its stack, architecture and runtime (s3.keys_for), and the record beside an archive
+must name that same pair. The manifest's frame (every level above the entries) is shared by every
+pair: when it is not what the harness writes, no command uses it (check-published names each
+problem). An entry belongs to its pair: a wrong one is named by check-published, replaced by its
+pair's next publish, refused by rebuild, and never attested.
 """
 
 import json
+import math
 import random
+import re
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 from . import s3
 from .errors import PairError
+from .selection import PROFILES
 
 NAME = "manifest.json"
 
@@ -35,46 +52,287 @@ def key_for(target: s3.Target) -> str:
 ABSENT = {"IfNoneMatch": "*"}
 
 
-def read(client, target: s3.Target) -> tuple[dict, dict]:
-    """The manifest and the condition under which a new version may replace it (ABSENT when there
-    is none yet)."""
+# -- JSON somebody else wrote ---------------------------------------------------------------------
+
+def loads(text: str | bytes):
+    """json.loads, with every way bucket bytes can fail to be JSON as ValueError: bad syntax or
+    UTF-8, nesting deeper than the parser's recursion (a RecursionError otherwise), an integer of
+    more than 4,300 digits, and NaN or Infinity (which json accepts and JSON does not have)."""
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _not_json(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def shown(value) -> str:
+    """A value read from the bucket, in a one-line message: a container by its kind (never its
+    content, which may be huge or nested a thousand deep), anything else by a short ascii() (which
+    escapes newlines, control characters and lone surrogates)."""
+    if isinstance(value, dict):
+        return "an object" if value else "an empty object"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    text = ascii(value) if not isinstance(value, int) or abs(value) < 10 ** 60 else "a number of over 60 digits"
+    return text if len(text) <= 80 else text[:76] + "...'"
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
+def _join(where: str, name) -> str:
+    """The path of a field, as `stacks.debian-12.python-3.13.15.size`; a name that is not one the
+    harness writes is quoted, so the line stays one line and says exactly which it is."""
+    part = name if isinstance(name, str) and _NAME.fullmatch(name) else f"[{ascii(name)}]"
+    return f"{where}.{part}" if where and not part.startswith("[") else f"{where}{part}"
+
+
+@dataclass(frozen=True)
+class Want:
+    """A value's shape: a test, and what would be right, in words, for the line when it fails."""
+    ok: Callable[[object], bool]
+    what: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    """An object with these fields (each a Want or Fields): those in required must be there; only:
+    no other field is allowed (where the harness writes every field itself)."""
+    fields: dict
+    required: tuple = ()
+    only: bool = False
+    nullable: bool = False
+    what: str = "an object"
+
+
+@dataclass(frozen=True)
+class Each:
+    """An object of names the harness does not know in advance (image roles, package names), each
+    value of one shape."""
+    value: "Want | Fields | Each"
+    what: str
+
+
+def _problems(value, shape, where: str, root: str = "it") -> list[str]:
+    """Every way value differs from shape, one line each (root: what the value is called when
+    where is empty, at the top). Walks the shape, never the value: its depth is the shape's,
+    whatever the value nests."""
+    if isinstance(shape, Want):
+        return [] if shape.ok(value) else [f"{where or root} is {shown(value)}, should be {shape.what}"]
+    if value is None and getattr(shape, "nullable", False):
+        return []
+    if not isinstance(value, dict):
+        return [f"{where or root} is {shown(value)}, should be {shape.what}"]
+    if isinstance(shape, Each):
+        return [line for name, item in value.items() for line in _problems(item, shape.value, _join(where, name))]
+    problems = [f"{_join(where, name)} is missing, should be {shape.fields[name].what}"
+                for name in shape.required if name not in value]
+    for name, item in value.items():
+        if name in shape.fields:
+            problems += _problems(item, shape.fields[name], _join(where, name))
+        elif shape.only:
+            problems.append(f"{_join(where, name)} is not a field the harness writes there "
+                            f"(it writes {', '.join(shape.fields)})")
+    return problems
+
+
+def _hex64(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable()
+
+
+def _seconds(value) -> bool:
+    # type(), not isinstance(): JSON's true is a bool, which Python counts as an int.
+    return type(value) is int and value >= 0 or type(value) is float and math.isfinite(value) and value >= 0
+
+
+SHA256 = Want(_hex64, "64 lowercase hex digits (a sha256)")
+SIZE = Want(lambda value: type(value) is int and value >= 0, "a whole number of bytes")
+A_NAME = Want(lambda value: isinstance(value, str) and _NAME.fullmatch(value) is not None,
+              "a name of letters, digits and ._+- (as python-3.13.15, debian-12, arm64)")
+TEXT = Want(_text, "a short printable string")
+
+# An entry, as publish.manifest_entry() writes it (publish.ENTRY_FIELDS with key, sha256 and size).
+ENTRY = Fields({
+    "key": Want(lambda value: isinstance(value, str), "the archive's key, PREFIX/STACK/ARCH/RUNTIME.tar.zst"),
+    "sha256": SHA256,
+    "size": SIZE,
+    "version": TEXT,
+    "arch": A_NAME,
+    "formula_sha256": SHA256,
+    "build_seconds": Want(lambda value: value is None or _seconds(value), "a number of seconds, or null"),
+}, required=("key", "sha256", "size"), only=True,
+    what="an object (an archive's entry: key, sha256, size, version, arch, formula_sha256, build_seconds)")
+# What every command reads of an entry is its key, sha256 and size: an entry without them, or with
+# any field of another shape, is wrong and not used. The other fields are for consumers: one that
+# is missing (a manifest written by hand) is named by check-published, and the entry still used.
+DESCRIPTIVE = tuple(name for name in ENTRY.fields if name not in ENTRY.required)
+
+
+# -- The manifest ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    """A manifest entry that has the shape the harness writes, at the key the layout gives it."""
+    stack: str
+    arch: str
+    runtime: str
+    key: str
+    sha256: str
+    size: int
+
+    def __str__(self):
+        return f"{self.runtime} on {self.stack} ({self.arch})"
+
+
+@dataclass
+class Manifest:
+    """The manifest as read and checked, each problem one line: frame, what is wrong above the
+    entries; wrong, each entry that cannot be used (by the key the layout gives its place);
+    entries, every other one; missing, the descriptive fields those lack."""
+    url: str
+    document: dict
+    condition: dict  # what a write replacing this version must carry (ABSENT: there is none yet)
+    entries: list[Entry] = field(default_factory=list)
+    frame: list[str] = field(default_factory=list)
+    wrong: dict[str, list[str]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return self.frame + [line for lines in self.wrong.values() for line in lines] + self.missing
+
+    def keys(self) -> set[str]:
+        """Every archive key the manifest lists, its entry right or not."""
+        return {entry.key for entry in self.entries} | set(self.wrong)
+
+    def entry(self, stack: str, arch: str, runtime: str) -> Entry | None:
+        return next((e for e in self.entries if (e.stack, e.arch, e.runtime) == (stack, arch, runtime)), None)
+
+    def usable(self) -> "Manifest":
+        """Itself, when its frame is what the harness writes; Invalid (one line) otherwise."""
+        if self.frame:
+            more = f" (and {len(self.frame) - 1} more: check-published lists them)" if len(self.frame) > 1 else ""
+            raise Invalid(f"the manifest {self.url} is not what the harness writes: {self.frame[0]}{more}; it is left "
+                          "as it is: repair or delete it, then rerun")
+        return self
+
+
+def load(client, target: s3.Target) -> Manifest:
+    """The manifest the bucket holds, checked at every level; Invalid when it is not JSON at all."""
     key = key_for(target)
     try:
         current = client.get_object(Bucket=target.bucket, Key=key)
     except s3.botocore.exceptions.ClientError as exc:
         if s3.error_code(exc) not in s3.NOT_FOUND:
             raise
-        return {"stacks": {}}, dict(ABSENT)
-    body = current["Body"].read()
+        return Manifest(target.url(key), {"stacks": {}}, dict(ABSENT))
     try:
-        manifest = json.loads(body)
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("stacks", {}), dict):
-            raise ValueError("not an object with a 'stacks' object")
+        document = loads(current["Body"].read())
     except ValueError as exc:
         raise Invalid(f"the manifest {target.url(key)} is not valid JSON ({str(exc)[:80]}); it is left as it is: "
                       "repair or delete it, then rerun") from None
-    return manifest, {"IfMatch": current["ETag"]}
+    return check(document, target, target.url(key), {"IfMatch": current["ETag"]})
+
+
+def _an_object(what: str) -> Want:
+    return Want(lambda value: isinstance(value, dict), what)
+
+
+# The frame: every level above the entries, as update() writes it. Each level's own content (the
+# names, each stack's runtimes, each entry) is walked by check().
+STACKS = _an_object("an object of stacks ({STACK: {RUNTIME: entry}})")
+ARCHITECTURES = _an_object('an object {ARCH: {"stacks": {STACK: {RUNTIME: entry}}}}')
+FRAME = Fields({"stacks": STACKS, "architectures": ARCHITECTURES},
+               required=("stacks",), only=True,
+               what='an object {"stacks": {STACK: {RUNTIME: entry}}, "architectures": {ARCH: {"stacks": ...}}}')
+ARCHITECTURE = Fields({"stacks": STACKS}, required=("stacks",), only=True,
+                      what='an object with stacks only ({"stacks": {STACK: {RUNTIME: entry}}})')
+
+
+def check(document, target: s3.Target, url: str = NAME, condition: dict | None = None) -> Manifest:
+    """The manifest document checked level by level against what update() writes."""
+    manifest = Manifest(url, document, condition or {})
+    manifest.frame += _problems(document, FRAME, "", "the manifest")
+    if not isinstance(document, dict):
+        manifest.document = {"stacks": {}}  # what a caller that ignores the frame's problems may read
+        return manifest
+    # (architecture, where its stacks are, the stacks)
+    levels = [("amd64", "stacks", document["stacks"])] if STACKS.ok(document.get("stacks")) else []
+    architectures = document.get("architectures", {})
+    for arch, member in architectures.items() if isinstance(architectures, dict) else ():
+        where = _join("architectures", arch)
+        if arch == "amd64":
+            manifest.frame.append(f"{where} should not be there: amd64 runtimes are listed under stacks")
+        elif not A_NAME.ok(arch):
+            manifest.frame.append(f"{where}: not an architecture's name, should be {A_NAME.what}")
+        else:
+            problems = _problems(member, ARCHITECTURE, where)
+            manifest.frame += problems
+            if not problems:
+                levels.append((arch, f"{where}.stacks", member["stacks"]))
+    for arch, where, stacks in levels:
+        for stack, runtimes in stacks.items():
+            here = _join(where, stack)
+            if not A_NAME.ok(stack):
+                manifest.frame.append(f"{here}: not a stack's name, should be {A_NAME.what}")
+            elif not isinstance(runtimes, dict):
+                manifest.frame.append(f"{here} is {shown(runtimes)}, should be an object of runtimes "
+                                      "({RUNTIME: entry})")
+            else:
+                for runtime, entry in runtimes.items():
+                    _check_entry(manifest, target, arch, stack, runtime, entry, _join(here, runtime))
+    return manifest
+
+
+def _check_entry(manifest: Manifest, target, arch, stack, runtime, entry, where):
+    if not A_NAME.ok(runtime):
+        manifest.frame.append(f"{where}: not a runtime's name, should be {A_NAME.what}")
+        return
+    key = s3.keys_for(target, stack, arch, runtime).archive
+    problems = _problems(entry, ENTRY, where)
+    if not problems:
+        # The place a consumer looks an entry up by must be the one its key and fields say.
+        if entry["key"] != key:
+            problems.append(f"{where}.key is {shown(entry['key'])}, should be {ascii(key)}: the layout's key of "
+                            f"{runtime} on {stack} ({arch}), where the manifest lists it")
+        if entry.get("arch", arch) != arch:
+            problems.append(f"{where}.arch is {shown(entry['arch'])}, should be {ascii(arch)}, where the "
+                            "manifest lists it")
+    if problems:
+        manifest.wrong[key] = problems
+        return
+    manifest.missing += [f"{_join(where, name)} is missing, should be {ENTRY.fields[name].what}"
+                         for name in DESCRIPTIVE if name not in entry]
+    manifest.entries.append(Entry(stack, arch, runtime, key, entry["sha256"], entry["size"]))
+
+
+def read(client, target: s3.Target) -> tuple[dict, dict]:
+    """The manifest and the condition under which a new version may replace it (ABSENT when there
+    is none yet); Invalid when it is not JSON, or its frame is not what the harness writes (an
+    entry that is not is the pair's own: its publish replaces it)."""
+    manifest = load(client, target).usable()
+    return manifest.document, manifest.condition
 
 
 def stacks_of(manifest: dict, arch: str = "amd64", create=False) -> dict:
-    """{stack: {runtime: entry}} of one architecture."""
+    """{stack: {runtime: entry}} of one architecture, of a manifest whose frame is checked (read())."""
     if arch == "amd64":
         return manifest.setdefault("stacks", {}) if create else manifest.get("stacks", {})
     if create:
         return manifest.setdefault("architectures", {}).setdefault(arch, {}).setdefault("stacks", {})
-    by_arch = manifest.get("architectures", {})
-    of_arch = by_arch.get(arch) if isinstance(by_arch, dict) else None
-    return of_arch.get("stacks", {}) if isinstance(of_arch, dict) else {}
-
-
-def architectures(manifest: dict) -> list[str]:
-    by_arch = manifest.get("architectures", {})
-    return ["amd64"] + sorted(arch for arch in (by_arch if isinstance(by_arch, dict) else []) if arch != "amd64")
+    return manifest.get("architectures", {}).get(arch, {}).get("stacks", {})
 
 
 def entry(manifest: dict, stack: str, runtime: str, arch: str = "amd64") -> dict | None:
-    runtimes = stacks_of(manifest, arch).get(stack, {})
-    return runtimes.get(runtime) if isinstance(runtimes, dict) else None
+    return stacks_of(manifest, arch).get(stack, {}).get(runtime)
 
 
 def update(client, target: s3.Target, stack: str, runtime: str, new_entry: dict, attempts=50, arch: str = "amd64"):
@@ -94,3 +352,91 @@ def update(client, target: s3.Target, stack: str, runtime: str, new_entry: dict,
                 raise
             time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
     raise PairError(f"manifest {target.url(key)}: gave up after {attempts} concurrent-update conflicts")
+
+
+# -- The JSON beside each archive -----------------------------------------------------------------
+
+# A record (harness/record.py), as far as anything reads it back: check-published (the pair, the
+# bytes, the profile), rebuild (the recipe, the profile, the build image), attest-subjects (the
+# pair and bytes). Other fields are the record's own business and are not looked at.
+RECORD = Fields({
+    "runtime": A_NAME,
+    "stack": A_NAME,
+    "arch": A_NAME,
+    "archive_sha256": SHA256,
+    "archive_size": SIZE,
+    "profile": Want(lambda value: value in PROFILES, " or ".join(PROFILES)),
+    "profile_data": Fields({"sha256": SHA256, "size": SIZE, "given": Want(lambda value: isinstance(value, bool),
+                                                                          "true or false")},
+                           required=("sha256",), nullable=True,
+                           what='null or {"sha256": ..., "size": ..., "given": ...}'),
+    "formula_sha256": SHA256,
+    "build_script_sha256": SHA256,
+    "patches": Want(lambda value: isinstance(value, list) and all(
+        isinstance(item, dict) and _text(item.get("name")) and _hex64(item.get("sha256")) for item in value),
+        'a list of {"name": ..., "sha256": ...} (the patches applied, in order)'),
+    "harness_revision": Fields({"git_commit": Want(lambda value: value is None or _text(value), "a commit id or null")},
+                               nullable=True, what='null or {"git_commit": ...}'),
+    "images": Each(Fields({"packages": Each(TEXT, "an object of package versions")}, what="an image's description"),
+                   "an object of images (build, run, ...)"),
+}, what="an object")
+PAIR = ("runtime", "stack", "arch")
+
+
+def record_problems(record, pair: Entry | None = None, complete=True) -> list[str]:
+    """How a record read back differs from one the harness writes for pair: the shape of every
+    field a command reads, and the pair it names. complete: it must name its pair and archive
+    (every record the harness wrote does); rebuild asks less of a record (its recipe), so a record
+    naming no pair is taken at the layout's word there, while one naming another is not."""
+    shape = RECORD if not complete else Fields(RECORD.fields, PAIR + ("archive_sha256",), what=RECORD.what)
+    problems = _problems(record, shape, "", "the record")
+    if problems or pair is None:
+        return problems
+    named = tuple(record.get(name, getattr(pair, name)) for name in PAIR)
+    if named != (pair.runtime, pair.stack, pair.arch):
+        problems.append(f"describes {named[0]} on {named[1]} ({named[2]}), not {pair}, where the manifest lists it")
+    return problems
+
+
+# An SBOM (harness/sbom.py) and a provenance statement (harness/provenance.py): the archive they
+# describe is all a command reads of them.
+SBOM = Fields({"metadata": Fields({"component": Fields({
+    "hashes": Want(lambda value: isinstance(value, list) and _sbom_hashes(value) is not None,
+                   'a list naming the archive\'s hash once as {"alg": "SHA-256", "content": 64 hex digits}')},
+    required=("hashes",), what="an object (the archive)")}, required=("component",), what="an object")},
+    required=("metadata",), what="an object (a CycloneDX SBOM)")
+
+PROVENANCE = Fields({"subject": Want(
+    lambda value: isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict)
+    and isinstance(value[0].get("digest"), dict) and _hex64(value[0]["digest"].get("sha256")),
+    'a list of one {"name": ..., "digest": {"sha256": 64 hex digits}} (the archive)')},
+    required=("subject",), what="an object (an in-toto statement)")
+
+
+def _sbom_hashes(hashes: list) -> str | None:
+    found = [item.get("content") for item in hashes if isinstance(item, dict) and item.get("alg") == "SHA-256"]
+    return found[0] if len(found) == 1 and _hex64(found[0]) else None
+
+
+def sbom_problems(bom) -> list[str]:
+    return _problems(bom, SBOM, "", "the SBOM")
+
+
+def provenance_problems(statement) -> list[str]:
+    return _problems(statement, PROVENANCE, "", "the statement")
+
+
+def sbom_sha256(bom) -> str | None:
+    """The sha256 of the archive an SBOM read back describes; None when it is not shaped as an
+    SBOM the harness writes (sbom.archive_sha256 expects one that is)."""
+    return None if sbom_problems(bom) else _sbom_hashes(bom["metadata"]["component"]["hashes"])
+
+
+def provenance_sha256(statement) -> str | None:
+    return None if provenance_problems(statement) else statement["subject"][0]["digest"]["sha256"]
+
+
+def record_sha256(record) -> str | None:
+    # complete=False: publishing restores a record from this run's copy, which tests and older
+    # runs may have written with fewer fields; a field that is there must still be right.
+    return None if record_problems(record, complete=False) else record.get("archive_sha256")

@@ -6,14 +6,17 @@ file names that hash; its record, SBOM and provenance statement exist and descri
 the profile its record names (release builds) is there with those bytes (s3.profile_key).
 And every archive under the prefix is listed in the manifest (one that is not was published
 half-way, or by hand). Each problem is one line naming the key; any problem means exit status 1.
+
+Nothing read is taken on trust (harness/manifest.py reads it all): every level of the manifest must
+have the shape the harness writes, each entry must sit at the key the layout gives its stack,
+architecture and runtime, and the record beside the archive must name that same pair; JSON of any
+other shape is a line naming where it differs and what would be right, never a traceback.
 """
 
 import hashlib
-import json
 from dataclasses import dataclass
 
-from . import manifest, provenance, s3, sbom
-from .publish import Document, record_sha256
+from . import manifest, s3
 
 ARCHIVE_SUFFIX = ".tar.zst"
 
@@ -24,28 +27,9 @@ class Problem:
     what: str
 
     def __str__(self):
-        return f"{self.key}: {self.what}"
-
-
-def listed_entries(document: dict, manifest_key: str) -> tuple[list[tuple[str, str, dict]], list[Problem]]:
-    """(stack, runtime, entry) for every entry of a manifest, of every architecture, and what in it
-    is not shaped as one."""
-    entries, problems = [], []
-    for arch in manifest.architectures(document):
-        stacks = manifest.stacks_of(document, arch)
-        if not isinstance(stacks, dict):
-            problems.append(Problem(manifest_key, f"the stacks of {arch} are not an object"))
-            continue
-        for stack, runtimes in sorted(stacks.items()):
-            if not isinstance(runtimes, dict):
-                problems.append(Problem(manifest_key, f"stack {stack!r} ({arch}) is not an object of runtimes"))
-                continue
-            for runtime, entry in sorted(runtimes.items()):
-                if isinstance(entry, dict):
-                    entries.append((stack, runtime, entry))
-                else:
-                    problems.append(Problem(manifest_key, f"the entry for {runtime} on {stack} ({arch}) is not an object"))
-    return entries, problems
+        # A key is the bucket's (a stray's may hold a newline): quoted unless it prints as one line.
+        key = self.key if self.key.isprintable() else ascii(self.key)
+        return f"{key}: {self.what}"
 
 
 def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
@@ -53,29 +37,25 @@ def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
     problems of that object; an error reading the manifest or listing the prefix stops the check
     (manifest.Invalid, s3.ERRORS)."""
     manifest_key = manifest.key_for(target)
-    document, condition = manifest.read(client, target)
+    listing = manifest.load(client, target)
     problems = []
-    if condition == manifest.ABSENT:
+    if listing.condition == manifest.ABSENT:
         problems.append(Problem(manifest_key, "missing: the prefix has no manifest (is the prefix right?)"))
-    entries, shape_problems = listed_entries(document, manifest_key)
-    problems += shape_problems
-    listed = set()
-    for stack, runtime, entry in entries:
-        key = entry.get("key")
-        if not key:
-            problems.append(Problem(manifest_key, f"the entry for {runtime} on {stack} names no key"))
-            continue
-        listed.add(key)
-        say(f"checking {target.url(key)}")
+    # Every line of it, frame and entries: an entry that is not what the harness writes (another
+    # pair's key, a size that is a string) is not downloaded: what it says cannot be checked.
+    problems += [Problem(manifest_key, line) for line in listing.problems()]
+    for entry in listing.entries:
+        say(f"checking {target.url(entry.key)}")
         try:
-            problems += _check_archive(client, target, key, entry)
+            problems += _check_archive(client, target, entry)
         except s3.ERRORS as exc:
-            problems.append(Problem(key, f"cannot be read: {s3.describe(exc)}"))
+            problems.append(Problem(entry.key, f"cannot be read: {s3.describe(exc)}"))
+    # A wrong entry still lists its pair's key: its archive is named by the entry's line, not as a stray.
+    listed = listing.keys()
     for key in _archives_under(client, target):
         if key not in listed:
             problems.append(Problem(key, "an archive the manifest does not list"))
-    return problems, len(entries)
-
+    return problems, len(listing.entries)
 
 def _download_hash(client, target, key) -> tuple[str, int] | None:
     """The sha256 and size of an object's bytes, downloaded and hashed here; None when it is missing."""
@@ -92,49 +72,58 @@ def _download_hash(client, target, key) -> tuple[str, int] | None:
     return digest.hexdigest(), size
 
 
-def _check_archive(client, target, key, entry) -> list[Problem]:
-    found = _download_hash(client, target, key)
+def _check_archive(client, target, entry: manifest.Entry) -> list[Problem]:
+    found = _download_hash(client, target, entry.key)
     if found is None:
-        return [Problem(key, "missing (listed in the manifest)")]
+        return [Problem(entry.key, "missing (listed in the manifest)")]
     (sha256, size), problems = found, []
-    if sha256 != entry.get("sha256"):
-        problems.append(Problem(key, f"sha256 {sha256}, the manifest lists {entry.get('sha256')}"))
-    if size != entry.get("size"):
-        problems.append(Problem(key, f"{size} bytes, the manifest lists {entry.get('size')}"))
-    keys = s3.Keys(key)
+    if sha256 != entry.sha256:
+        problems.append(Problem(entry.key, f"sha256 {sha256}, the manifest lists {entry.sha256}"))
+    if size != entry.size:
+        problems.append(Problem(entry.key, f"{size} bytes, the manifest lists {entry.size}"))
+    keys = s3.Keys(entry.key)
     checksum = s3.get_text(client, target, keys.sha256)
     if checksum is None:
         problems.append(Problem(keys.sha256, "missing"))
     elif checksum.split()[:1] != [sha256]:
-        problems.append(Problem(keys.sha256, f"names {checksum.split()[0] if checksum.split() else 'nothing'}, "
-                                             f"the archive's sha256 is {sha256}"))
-    for document in (Document("record", keys.record, "", None, record_sha256),
-                     Document("SBOM", keys.sbom, "", None, sbom.archive_sha256),
-                     Document("provenance", keys.provenance, "", None, provenance.archive_sha256)):
-        text = s3.get_text(client, target, document.key)
+        named = manifest.shown(checksum.split()[0][:70]) if checksum.split() else "nothing"
+        problems.append(Problem(keys.sha256, f"names {named}, the archive's sha256 is {sha256}"))
+    for name, key, shape_problems, described in (
+            ("record", keys.record, lambda record: manifest.record_problems(record, entry),
+             lambda record: record["archive_sha256"]),
+            ("SBOM", keys.sbom, manifest.sbom_problems, manifest.sbom_sha256),
+            ("provenance", keys.provenance, manifest.provenance_problems, manifest.provenance_sha256)):
+        text = s3.get_text(client, target, key)
         if text is None:
-            problems.append(Problem(document.key, f"missing (the archive's {document.name})"))
+            problems.append(Problem(key, f"missing (the archive's {name})"))
             continue
         try:
-            parsed = json.loads(text)
-        except ValueError:
-            problems.append(Problem(document.key, f"not JSON (the archive's {document.name})"))
+            document = manifest.loads(text)
+        except ValueError as exc:
+            problems.append(Problem(key, f"not JSON (the archive's {name}: {str(exc)[:80]})"))
             continue
-        if not document.describes(parsed, sha256):
-            problems.append(Problem(document.key, f"describes another archive than the one at {keys.filename}"))
-        elif document.name == "record" and isinstance(parsed.get("profile_data"), dict):
-            problems += _check_profile(client, target, parsed["profile_data"])
+        wrong = shape_problems(document)
+        if wrong:
+            problems += [Problem(key, f"{line} (the archive's {name})") for line in wrong]
+        elif described(document) != sha256:
+            problems.append(Problem(key, f"describes another archive than the one at {keys.filename}"))
+        elif name == "record":
+            if document.get("archive_size", size) != size:
+                problems.append(Problem(key, f"archive_size is {document['archive_size']}, the archive at "
+                                             f"{keys.filename} has {size} bytes"))
+            if document.get("profile_data"):
+                problems += _check_profile(client, target, document["profile_data"]["sha256"])
     return problems
 
 
-def _check_profile(client, target, profile: dict) -> list[Problem]:
+def _check_profile(client, target, sha256: str) -> list[Problem]:
     """A release build's profile, which its record names: there, with the bytes named."""
-    key = s3.profile_key(target, profile.get("sha256", "?"))
+    key = s3.profile_key(target, sha256)
     found = _download_hash(client, target, key)
     if found is None:
         return [Problem(key, "missing (the profile a record names; a rebuild needs it)")]
-    if found[0] != profile.get("sha256"):
-        return [Problem(key, f"sha256 {found[0]}, its name and the record say {profile.get('sha256')}")]
+    if found[0] != sha256:
+        return [Problem(key, f"sha256 {found[0]}, its name and the record say {sha256}")]
     return []
 
 

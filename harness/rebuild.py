@@ -15,7 +15,6 @@ A build image whose packages differ from the record's is named first, as the lik
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -46,27 +45,42 @@ class Published:
 
 def fetch(client, target: s3.Target, runtime: str, stack: str, arch: str, into: Path, say) -> Published:
     """The pair's archive, record and profile from the bucket, each checked against what names it."""
-    document, condition = manifest.read(client, target)
-    if condition == manifest.ABSENT:
+    listing = manifest.load(client, target)
+    if listing.condition == manifest.ABSENT:
         raise UsageError(f"{target.url(manifest.key_for(target))} does not exist: nothing is published under this prefix")
-    entry = manifest.entry(document, stack, runtime, arch)
+    keys = s3.keys_for(target, stack, arch, runtime)
+    wrong = listing.usable().wrong.get(keys.archive)
+    if wrong:
+        raise manifest.Invalid(f"the manifest {listing.url} lists {runtime} on {stack} ({arch}) in an entry the "
+                               f"harness does not write: {'; '.join(wrong)}; a publish of the pair replaces it")
+    entry = listing.entry(stack, arch, runtime)
     if entry is None:
-        listed = [f"{r} on {s}" + ("" if a == "amd64" else f" ({a})") for a in manifest.architectures(document)
-                  for s, rs in sorted(manifest.stacks_of(document, a).items()) for r in rs]
+        listed = [str(e) for e in sorted(listing.entries,
+                                         key=lambda e: (e.arch != "amd64", e.arch, e.stack, e.runtime))]
         raise UsageError(f"the manifest lists no {runtime} on {stack} for {arch}; listed there: "
                          + (", ".join(listed) or "nothing"))
-    keys = s3.keys_for(target, stack, arch, runtime)
+    try:
+        record = manifest.loads(s3.get_text(client, target, keys.record) or "null")
+    except ValueError:
+        record = None
+    if record is None:
+        raise UsageError(f"{target.url(keys.record)} is missing or not JSON: without its record the build cannot be "
+                         "repeated")
+    # What is read of the record below must be what the harness writes, and for this pair (a
+    # record naming no pair is taken at the layout's word: the recipe is what a rebuild needs);
+    # checked before the archive's download, which is the long part.
+    wrong = manifest.record_problems(record, entry, complete=False)
+    if wrong:
+        raise UsageError(f"{target.url(keys.record)} is not a record of {entry} as the harness writes it: "
+                         f"{'; '.join(wrong)}; without its record the build cannot be repeated")
     archive = into / keys.filename
     say(f"downloading {target.url(keys.archive)}")
     client.download_file(target.bucket, keys.archive, str(archive))
     sha256 = file_sha256(archive)
-    record = json.loads(s3.get_text(client, target, keys.record) or "null")
-    if not isinstance(record, dict):
-        raise UsageError(f"{target.url(keys.record)} is missing or not JSON: without its record the build cannot be repeated")
-    if sha256 != entry.get("sha256"):
-        say(f"note: the archive's sha256 is {sha256}, the manifest lists {entry.get('sha256')}")
+    if sha256 != entry.sha256:
+        say(f"note: the archive's sha256 is {sha256}, the manifest lists {entry.sha256}")
     profile = None
-    if record.get("profile_data"):
+    if record.get("profile_data"):  # checked above: null, or an object naming a sha256
         wanted = record["profile_data"]["sha256"]
         key = s3.profile_key(target, wanted)
         profile = into / "profile.tar.zst"

@@ -12,7 +12,6 @@ failed verification, lost a race to another run, or was already published from a
 built nothing the bucket serves, and attesting it would claim a build this run did not publish.
 """
 
-import json
 from pathlib import Path
 
 from . import manifest
@@ -22,25 +21,28 @@ ARCHIVE_RECORDS = "*.tar.zst" + RECORD_SUFFIX  # python-3.13.15-release-KEY.tar.
 
 
 def records_under(directory: Path) -> list[dict]:
-    """Every archive record under the folder (artifacts keep out/'s layout, one folder per pair)."""
+    """Every archive record under the folder (artifacts keep out/'s layout, one folder per pair)
+    that names its pair and archive as the harness writes them (manifest.record_problems)."""
     records = []
     for path in sorted(directory.rglob(ARCHIVE_RECORDS)):
         try:
-            record = json.loads(path.read_text())
+            record = manifest.loads(path.read_text())
         except (OSError, ValueError):
             continue  # not a record this run wrote whole: it cannot name a published archive either
-        if isinstance(record, dict) and {"stack", "runtime", "archive_sha256"} <= record.keys():
+        if not manifest.record_problems(record):
             records.append(record)
     return records
 
 
-def subjects(document: dict, records: list[dict]) -> list[tuple[str, str]]:
-    """(sha256, key) of each archive the manifest lists with the sha256 one of the records names."""
+def subjects(listing: manifest.Manifest, records: list[dict]) -> list[tuple[str, str]]:
+    """(sha256, key) of each archive the manifest lists with the sha256 one of the records names.
+    Only entries the manifest has right count (an entry at another pair's key, or of another shape,
+    is check-published's to name, and no subject)."""
     found = {}
     for record in records:
-        entry = manifest.entry(document, record["stack"], record["runtime"], record.get("arch", "amd64"))
-        if entry and entry.get("key") and entry.get("sha256") == record["archive_sha256"]:
-            found[entry["key"]] = entry["sha256"]
+        entry = listing.entry(record["stack"], record["arch"], record["runtime"])
+        if entry and entry.sha256 == record["archive_sha256"]:
+            found[entry.key] = entry.sha256
     return [(sha256, key) for key, sha256 in sorted(found.items())]
 
 
