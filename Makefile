@@ -7,6 +7,7 @@
 #                                   (always on freshly refreshed stack images, as the original tooling
 #                                   rebuilt its builders from the latest stack image before deploying)
 #   make bench                      the benchmarks of bench/, results in bench/RESULTS.md
+#   make prune                      remove the stack images a refresh or a changed stack superseded
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -45,7 +46,7 @@ bucket_opt = $(if $(filter command line,$(origin S3_BUCKET)),--s3-bucket $(call 
 prefix_opt = $(if $(filter command line,$(origin S3_PREFIX)),--s3-prefix $(call quoted,S3_PREFIX))
 pytest_args = $(value PYTEST_ARGS)
 
-.PHONY: setup venv engine build test test-tools test-slow bench buildenv deploy-runtimes list clean
+.PHONY: setup venv engine build test test-tools test-slow bench buildenv deploy-runtimes list prune clean
 
 setup: venv engine
 
@@ -100,6 +101,12 @@ buildenv: setup
 deploy-runtimes: setup
 	$(PY) -m pytest test_runtimes.py --runtimes $(call quoted,RUNTIMES) $(stacks_opt) $(arch_opt) --deploy --refresh-images \
 	  $(env_file_opt) $(bucket_opt) $(prefix_opt) $(pytest_args)
+
+# The pyruntimes/ images that a refresh or a changed stack file superseded, for every stack (a run
+# removes those of the stacks it uses): never another's image, one a container uses, or one a run
+# took within the last day (harness/prune.py).
+prune: setup
+	$(PY) -c 'import sys; from harness import prune; sys.exit(prune.main())'
 
 clean:
 	rm -rf out

@@ -11,6 +11,12 @@ layer cache. What the images hold is described by their installed packages and v
 not by image ids: those go into cache keys and records, so a refresh that changes no package
 rebuilds nothing, and the log says which packages a refresh changed.
 
+Superseded images are removed (remove_superseded): when a refresh or a changed package list gives
+a stack's build, run or cross image a new tag, the images of the same stack, role and architecture
+that the harness made before (its labels, its `pyruntimes/` repository) go, with the bases only they
+used, unless a container (running or stopped) uses one or a run took one within USE_GRACE (a run
+records each image it takes: image-use/ in the cache).
+
 --plan only looks: look_up_stack_images() and look_up_cross_image() find the images a run would
 use by the same tags, and say what a run would make or refresh first, without making anything.
 """
@@ -40,6 +46,9 @@ RUN_LABEL = f"{LABEL}.made-in-run"  # the run that made an image: --refresh-imag
 REPOSITORY = "pyruntimes"
 ROLES = ("build", "run")
 DEFAULT_MAX_AGE = 7 * 86400
+# A superseded image a run took within this time is kept: that run (of this or another checkout
+# sharing the engine and the cache) may still start a container from it. Longer than a run.
+USE_GRACE = 86400
 # Where debootstrap finds the keys that sign Debian's archive (package debian-archive-keyring).
 KEYRING = os.environ.get("PYRUNTIMES_DEBIAN_KEYRING", "/usr/share/keyrings/debian-archive-keyring.gpg")
 
@@ -105,6 +114,9 @@ def ensure_stack_images(client, stack, lock_dir: Path, log=print, freshness=Fres
             for role, old, new in zip(ROLES, current, images):
                 before = packages_of(client, old, lock_dir.parent) if old is not None else None
                 log(f"{stack.name}: {role} image refreshed: {describe_changes(before, new.packages)}")
+        for role, image in zip(ROLES, images):
+            note_use(lock_dir.parent, image.image)
+            remove_superseded(client, stack, role, arch, image.image, lock_dir.parent, log)
     return images[0], images[1]
 
 
@@ -419,6 +431,8 @@ def ensure_cross_image(client, stack, machine_build: StackImage, arch: str, lock
         image = _layer(client, stack, "cross", machine_build.image, inputs, tag,
                        f"the cross-compiling image for {arch} (on its {machine_build.arch} build image)", log,
                        before=f"dpkg --add-architecture {arch}")
+        note_use(lock_dir.parent, image)
+        remove_superseded(client, stack, "cross", machine_build.arch, image, lock_dir.parent, log)
     made = StackImage(image, packages_of(client, image, lock_dir.parent), architecture_of(client, image, lock_dir.parent))
     missing = [package for package in packages if ":" in package and package not in made.packages]
     if made.arch != machine_build.arch or missing:
@@ -434,6 +448,73 @@ def look_up_cross_image(client, stack, machine_build: StackImage, arch: str, cac
     if image is None:
         return None
     return StackImage(image, packages_of(client, image, cache_dir, keep=False), machine_build.arch)
+
+
+def note_use(cache_dir: Path, image):
+    """Record that a run took the image now (remove_superseded keeps what was taken lately)."""
+    stamp = cache_dir / "image-use" / image.id.split(":")[-1]
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
+
+
+def remove_superseded(client, stack, role, arch, current, cache_dir: Path, log=print, grace=USE_GRACE) -> list:
+    """Remove the images `current` supersedes: the harness's own (labelled for this stack and role,
+    every tag of it in current's `pyruntimes/` repository, or none), for the same architecture
+    (the repository names it; the image's config too), other than current. Kept: one a container
+    uses (running or stopped), and one a run took within `grace` seconds, else made within it.
+    The bases only the removed ones used go with them (Docker prunes untagged parents).
+    Returns the tags (or ids) removed."""
+    repository = next((tag.split(":")[0] for tag in current.tags if tag.startswith(REPOSITORY + "/")), None)
+    if repository is None:
+        return []  # not one of ours: nothing to say what supersedes what
+    labels = [f"{LABEL}.stack={stack.name}", f"{LABEL}.role={role}"]
+    candidates = [image for image in _listed(client, labels)
+                  if image.id != current.id and image.attrs.get("Architecture") == arch
+                  and all(tag.split(":")[0] == repository for tag in image.tags)]
+    candidates = [image for image in candidates if _last_use(image, cache_dir) < _now() - grace]
+    if not candidates:
+        return []
+    in_use = {container.attrs.get("Image") for container in client.containers.list(all=True)}
+    removed = []
+    for image in candidates:
+        if image.id in in_use:
+            continue
+        name = ", ".join(image.tags) or image.short_id
+        try:
+            for reference in image.tags or [image.id]:
+                client.images.remove(reference, noprune=False)
+        except docker.errors.APIError as exc:  # a container started from it meanwhile: kept
+            log(f"{stack.name}: kept the superseded {role} image {name} ({exc.explanation or exc})")
+            continue
+        (cache_dir / "image-use" / image.id.split(":")[-1]).unlink(missing_ok=True)
+        removed.append(name)
+    if removed:
+        log(f"{stack.name}: removed {len(removed)} superseded {role} image(s) for {arch}: {'; '.join(removed)}")
+    return removed
+
+
+def _listed(client, labels) -> list:
+    """The images carrying every label, inspected; one removed meanwhile (another run) is left out."""
+    found = []
+    for summary in client.api.images(filters={"label": labels}):
+        try:
+            found.append(client.images.get(summary["Id"]))
+        except docker.errors.NotFound:
+            pass
+    return found
+
+
+def _last_use(image, cache_dir: Path) -> float:
+    """When a run last took the image (its stamp), else when it was made: seconds since the epoch."""
+    stamp = cache_dir / "image-use" / image.id.split(":")[-1]
+    if stamp.exists():
+        return stamp.stat().st_mtime
+    created = datetime.datetime.strptime(image.attrs["Created"][:19], "%Y-%m-%dT%H:%M:%S")
+    return created.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _now() -> float:
+    return datetime.datetime.now(datetime.timezone.utc).timestamp()
 
 
 def _cross_inputs_and_tag(stack, machine_build: StackImage, arch: str) -> tuple:

@@ -1,14 +1,19 @@
 """The end-of-run table: one row per pair with its result, timings, size, sha256 and destination.
 
+A cell holds a word or a number, never a sentence, so that a row fits a terminal: what needs a
+sentence (why a pair failed, where its log is, why pairs were skipped) goes in lines under the table.
+
 Registered as a pytest plugin by conftest. It reads what each pair recorded with record_property,
 which xdist carries from the workers to the controller, so the table is the same with -n N.
 """
 
 import re
+import textwrap
 
 from . import redact
 
 LOG_TAIL_LINES = 5
+WIDTH = 116  # the lines under the table that list pairs are wrapped at this width
 
 
 class Summary:
@@ -25,7 +30,8 @@ class Summary:
         row["props"].update(props)
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            row["result"] = "skipped: " + reason.removeprefix("Skipped: ")
+            row["result"] = "skipped"
+            row["skipped"] = reason.removeprefix("Skipped: ")
         elif report.failed:
             row["result"] = "FAILED" + (f" ({report.when})" if report.when != "call" else "")
             row.setdefault("reason", _first_line(report.longreprtext))
@@ -46,8 +52,10 @@ class Summary:
             p = row["props"]
             build = "reused" if p.get("reused") else _seconds(p.get("time_build"))
             size = f"{p['size'] / 1e6:.1f} MB" if "size" in p else "-"
-            if "plan" in p:  # --plan: the cache key in place of the archive's sha256
-                lines.append((row["pair"], row["result"], "-", "-", "-", "-", f"key {p['cache_key']}"))
+            if "plan" in p:  # --plan: the cache key (as the archive's name shortens it) in place of its sha256
+                key = p["cache_key"]  # else a phrase: the images it comes from are made first
+                key = key[:16] if re.fullmatch(r"[0-9a-f]{64}", key) else "after set-up"
+                lines.append((row["pair"], row["result"], "-", "-", "-", "-", f"key {key}"))
                 continue
             verify = "reused" if p.get("verify_reused") else _seconds(p.get("time_verify"))
             lines.append((row["pair"], row["result"] or "?", build, verify,
@@ -68,9 +76,18 @@ class Summary:
                 tr.write_line(f"  {row['pair']}")
                 for line in shown:
                     tr.write_line(line)
+        skipped = {}  # reason -> the pairs skipped for it, each reason said once
+        for row in self.rows.values():
+            if row.get("skipped"):
+                skipped.setdefault(row["skipped"], []).append(row["pair"])
+        for reason, pairs in skipped.items():
+            tr.write_line(f"  skipped: {reason}")
+            for line in textwrap.wrap(", ".join(pairs), WIDTH, initial_indent="    ", subsequent_indent="    ",
+                                      break_on_hyphens=False):
+                tr.write_line(line)
         if self.dry_run and not all("plan" in row["props"] for row in self.rows.values()):
             where = "the same keys in that bucket" if self.bucket_named else "the same keys in the bucket S3_BUCKET names"
-            tr.write_line(f"dry run: the uploads above went to the embedded S3 on loopback; --deploy writes {where}")
+            tr.write_line(f"dry run: the uploads went to the embedded S3 on loopback; --deploy writes {where}")
 
 
 def _first_line(text):
