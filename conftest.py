@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from harness import credentials, durations, emulation, engine, images, jobserver, preflight, redact, s3, s3server, selection, settings
+from harness import credentials, durations, emulation, engine, images, jobserver, layout, preflight, redact, s3, s3server, selection, settings
 from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, Method, usable_cores
 from harness.build import method as build_method
 from harness.case import Case, RunContext
@@ -20,7 +20,6 @@ from harness.errors import PairError, UsageError
 from harness.progress import Progress
 from harness.report import Summary
 
-ROOT = Path(__file__).resolve().parent
 DRY_RUN_BUCKET = "pyruntimes-dry-run"
 
 
@@ -57,7 +56,7 @@ def pytest_addoption(parser):
     max_age = durations.describe(images.DEFAULT_MAX_AGE)
     group.addoption("--image-max-age", default=max_age, metavar="DURATION",
                     help=f"refresh a stack's images when they are older than this (default: {max_age})")
-    group.addoption("--out-dir", default=str(ROOT / "out"), metavar="DIR",
+    group.addoption("--out-dir", default=str(layout.CHECKOUT.out), metavar="DIR",
                     help="where archives, logs and work folders go (default: ./out)")
     group.addoption("--profile-data", metavar="PATH",
                     help="release builds: the published profile (.profile.tar.zst) of an earlier build of the same "
@@ -81,7 +80,7 @@ def pytest_configure(config):
 def _configure(config):
     opt = config.option
     # The same selection as `python -m harness matrix` (harness/selection.py): the CI matrix is this one.
-    matrix = selection.select(ROOT, opt.runtimes, opt.stacks, opt.changed_since, opt.arch)
+    matrix = selection.select(layout.ROOT, opt.runtimes, opt.stacks, opt.changed_since, opt.arch)
     if opt.deploy and opt.profile != "release":
         raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
                          "use --profile release (the default) with --deploy")
@@ -103,7 +102,7 @@ def _configure(config):
     config.stash[LIMITS] = (durations.parse(opt.build_timeout, "--build-timeout"),
                             durations.parse(opt.image_max_age, "--image-max-age"))
     _writable_folder(opt.out_dir, "--out-dir", "e.g. ./out")
-    _writable_folder(os.environ.get("PYRUNTIMES_CACHE", str(settings.cache_dir())), "PYRUNTIMES_CACHE",
+    _writable_folder(os.environ.get("PYRUNTIMES_CACHE", str(layout.cache_dir())), "PYRUNTIMES_CACHE",
                      "or unset it for ~/.cache/pyruntimes")
     target = _target(config, env_file)
     config.stash[MATRIX] = matrix
@@ -183,7 +182,7 @@ def _is_worker(config):
 
 
 def _matrix_requested(config):
-    return any(Path(arg.split("::")[0]).name == "test_runtimes.py" or Path(arg).resolve() == ROOT
+    return any(Path(arg.split("::")[0]).name == "test_runtimes.py" or Path(arg).resolve() == layout.ROOT
                for arg in config.args)
 
 
@@ -254,9 +253,9 @@ def run_context(pytestconfig):
     if target.dry_run:
         target.endpoint = os.environ[s3server.ENDPOINT_ENV]
     return RunContext(
-        root=ROOT,
+        root=layout.ROOT,
         out_dir=Path(opt.out_dir).resolve(),
-        cache_dir=settings.cache_dir(),
+        cache_dir=layout.cache_dir(),
         profile=opt.profile,
         rebuild=opt.rebuild,
         reverify=opt.reverify or opt.rebuild,

@@ -20,7 +20,7 @@ import tarfile
 
 from common import ROOT, record, say
 
-from harness import emulation, engine, images, settings, sources
+from harness import emulation, engine, images, layout, sources
 from harness.formulas import load_formulas
 from harness.stacks import load_stacks
 
@@ -67,15 +67,15 @@ def timed(client, image, compiler: str, src: bytes, workdir) -> float:
 
 def main():
     stack_name = sys.argv[1] if len(sys.argv) > 1 else "debian-12"
-    stack = load_stacks(ROOT / "stacks")[stack_name]
-    formula = load_formulas(ROOT / "builds" / "runtimes")[RUNTIME]
+    stack = load_stacks(layout.STACKS)[stack_name]
+    formula = load_formulas(layout.RUNTIMES)[RUNTIME]
     emulation.ensure("arm64", say=say)
     client = engine.connect()
-    locks = settings.cache_dir() / "locks"
+    locks = layout.cache_dir() / "locks"
     native_image, _ = images.ensure_stack_images(client, stack, locks, log=say, arch="amd64")
     arm_image, _ = images.ensure_stack_images(client, stack, locks, log=say, arch="arm64")
     cross = cross_image(client, native_image.image)
-    source = sources.fetch_source(formula, settings.cache_dir(), mirrors=(), log=say)
+    source = sources.fetch_source(formula, layout.cache_dir(), mirrors=(), log=say)
     src = libmpdec_tar(source)
     work = ROOT / "bench" / "out" / "emulation"
     work.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,10 @@ verifications, the harness, Docker): everything the run made the machine do. The
 
 from pathlib import Path
 
-from common import OUT, ROOT, busy_cpu_seconds, cores, harness, pair_properties, record, say
+from common import OUT, busy_cpu_seconds, cores, harness, pair_properties, record, say
 
 from harness import archive as archive_mod
-from harness import settings, sources
+from harness import layout, sources
 from harness.formulas import load_formulas
 
 RUNTIMES, STACKS = ("python-3.11.2", "python-3.13.15"), ("debian-12", "debian-13")
@@ -37,9 +37,9 @@ def check_summary(props) -> str:
 
 
 def main():
-    formulas = load_formulas(ROOT / "builds" / "runtimes")
+    formulas = load_formulas(layout.RUNTIMES)
     for name in RUNTIMES:  # sources first: fetching is not what this measures
-        sources.fetch_source(formulas[name], settings.cache_dir(), log=say)
+        sources.fetch_source(formulas[name], layout.cache_dir(), log=say)
     say("warm-up: stack images (--plan builds any that are missing)")
     harness(*ARGS, "--plan", junit=OUT / "matrix-plan.xml")
     say("4 pairs, -n 2, --rebuild")

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 import zstandard
-from common import OUT, ROOT, cores, harness, pair_properties, record, say
+from common import OUT, cores, harness, pair_properties, record, say
 
-from harness import engine, images, settings, sources
-from harness.build import BUILD_SCRIPT, PREFIX
+from harness import engine, images, layout, sources
+from harness.build import PREFIX
+from harness.layout import BUILD_SCRIPT
 from harness.formulas import load_formulas
 from harness.stacks import load_stacks
 
@@ -51,10 +52,10 @@ quick profile's level, with the same library)."""
 
 
 def main():
-    formula = load_formulas(ROOT / "builds" / "runtimes")[RUNTIME]
-    stack = load_stacks(ROOT / "stacks")[STACK]
-    source = sources.fetch_source(formula, settings.cache_dir(), log=say)
-    build_image, _ = images.ensure_stack_images(engine.connect(), stack, settings.cache_dir() / "locks", log=say)
+    formula = load_formulas(layout.RUNTIMES)[RUNTIME]
+    stack = load_stacks(layout.STACKS)[STACK]
+    source = sources.fetch_source(formula, layout.cache_dir(), log=say)
+    build_image, _ = images.ensure_stack_images(engine.connect(), stack, layout.cache_dir() / "locks", log=say)
     out = OUT / "overhead"
     work = Path(tempfile.mkdtemp(prefix="bench-overhead-", dir=OUT))
     args = ["--runtimes", RUNTIME, "--stacks", STACK, "--profile", "quick", "--rebuild", "--out-dir", str(out)]

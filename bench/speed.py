@@ -35,7 +35,7 @@ import docker.errors
 from common import OUT, ROOT, archive_of, cores, record, say
 
 from harness import archive as archive_mod
-from harness import engine, images, settings, sources
+from harness import engine, images, layout, sources
 from harness.build import container_options
 from harness.formulas import load_formulas
 from harness.hashing import file_sha256, inputs_sha256
@@ -117,8 +117,8 @@ def tools():
 def heroku_recipe_tree(client, comparison, build_image) -> tuple:
     """The runtime built with Heroku's recipe, in the stack's build image: built once per input
     (recipe, source, image packages), kept in bench/out. Returns (tree, its build's CPU seconds)."""
-    formula = load_formulas(ROOT / "builds" / "runtimes")[comparison.runtime]
-    source = sources.fetch_source(formula, settings.cache_dir(), log=say)
+    formula = load_formulas(layout.RUNTIMES)[comparison.runtime]
+    source = sources.fetch_source(formula, layout.cache_dir(), log=say)
     key = inputs_sha256({"recipe": file_sha256(HEROKU_RECIPE), "source": formula.sha256,
                          "image": build_image.packages_sha256})[:16]
     tree = WORK / f"heroku-recipe-{comparison.runtime}-{comparison.stack}-{key}"
@@ -165,8 +165,8 @@ def script_for(comparison, interpreters, results_dir):
 
 
 def run_comparison(client, comparison, archive, cpu, outcome):
-    stack = load_stacks(ROOT / "stacks")[comparison.stack]
-    build_image, run_image = images.ensure_stack_images(client, stack, settings.cache_dir() / "locks", log=say)
+    stack = load_stacks(layout.STACKS)[comparison.stack]
+    build_image, run_image = images.ensure_stack_images(client, stack, layout.cache_dir() / "locks", log=say)
     image = bench_image(client, run_image, comparison.apt_package)
     lib, benchmarks = tools()
     work = WORK / comparison.name
@@ -240,8 +240,8 @@ def main():
     for comparison in chosen:
         archives[comparison.name] = archive_of(comparison.runtime, comparison.stack, PROFILE, comparison.name)
         if comparison.other == "heroku-recipe":
-            stack = load_stacks(ROOT / "stacks")[comparison.stack]
-            build_image, _ = images.ensure_stack_images(client, stack, settings.cache_dir() / "locks", log=say)
+            stack = load_stacks(layout.STACKS)[comparison.stack]
+            build_image, _ = images.ensure_stack_images(client, stack, layout.cache_dir() / "locks", log=say)
             heroku_recipe_tree(client, comparison, build_image)
     outcome, slots = {}, max(1, cores())
     for start in range(0, len(chosen), slots):

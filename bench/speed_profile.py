@@ -21,11 +21,11 @@ import subprocess
 import sys
 
 import docker.errors
-from common import ROOT, archive_of, say
+from common import archive_of, say
 from speed import BENCHMARKS, COMPARISONS, PROFILE, WORK, bench_image, heroku_recipe_tree, tools
 
 from harness import archive as archive_mod
-from harness import engine, images, settings
+from harness import engine, images, layout
 from harness.hashing import inputs_sha256
 from harness.stacks import load_stacks
 
@@ -63,8 +63,8 @@ def main():
         raise SystemExit(f"no benchmark {benchmark!r} in bench/speed.py's BENCHMARKS: {', '.join(BENCHMARKS)}")
     comparison = next(c for c in COMPARISONS if c.name == name)
     client = engine.connect()
-    stack = load_stacks(ROOT / "stacks")[comparison.stack]
-    build_image, run_image = images.ensure_stack_images(client, stack, settings.cache_dir() / "locks", log=say)
+    stack = load_stacks(layout.STACKS)[comparison.stack]
+    build_image, run_image = images.ensure_stack_images(client, stack, layout.cache_dir() / "locks", log=say)
     image = valgrind_image(client, bench_image(client, run_image, comparison.apt_package))
     lib, benchmarks = tools()
     work = WORK / f"profile-{name}"

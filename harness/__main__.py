@@ -27,12 +27,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import credentials, emulation, engine, images, manifest, matrix, published, rebuild, redact, s3, settings, subjects
+from . import credentials, emulation, engine, images, layout, manifest, matrix, published, rebuild, redact, s3, settings, subjects
 from .errors import PairError, UsageError
 from .selection import parse_names
 from .stacks import load_stacks
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -84,12 +83,12 @@ def main(argv=None):
     if args.command == "attest-subjects":
         return attest_subjects(args)
     try:
-        stacks = load_stacks(ROOT / "stacks")
+        stacks = load_stacks(layout.STACKS)
         (name,) = parse_names([args.stack], list(stacks), "stack", "STACK")
         (arch,) = parse_names([args.arch], list(stacks[name].architectures), f"architecture of {name}", "--arch")
         emulation.ensure(arch, say=lambda message: print(message, file=sys.stderr))
         client = engine.connect()
-        build, _ = images.ensure_stack_images(client, stacks[name], settings.cache_dir() / "locks",
+        build, _ = images.ensure_stack_images(client, stacks[name], layout.cache_dir() / "locks",
                                               log=lambda message: print(message, file=sys.stderr), arch=arch)
     except (UsageError, PairError, ValueError) as exc:
         print(f"error: {redact.redact(exc)}", file=sys.stderr)
@@ -100,7 +99,7 @@ def main(argv=None):
 
 def print_matrix(args) -> int:
     try:
-        document = matrix.build(ROOT, args.runtimes, args.stacks, args.arch, args.profile, args.changed_since)
+        document = matrix.build(layout.ROOT, args.runtimes, args.stacks, args.arch, args.profile, args.changed_since)
     except UsageError as exc:  # DataFileError too: a formula, stack or runners file that does not validate
         print(f"error: {redact.redact(exc)}", file=sys.stderr)
         return 2

@@ -21,10 +21,8 @@ from . import durations, jobserver, redact
 from .engine import GONE, LABEL, remove_quietly
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
+from .layout import BUILD_SCRIPT, CROSS
 
-BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "builds" / "build-python.sh"
-# configure's answers for cross builds, one file per target triple (the script's CONFIG_SITE).
-CROSS_SITES = BUILD_SCRIPT.parent / "cross"
 PREFIX = "/build/python"  # the path the runtime is built at; verification uses another
 PHASE_MARK = "::phase:: "
 HEARTBEAT = 60  # seconds between progress lines within one phase
@@ -67,7 +65,7 @@ def method(stack, formula, arch: str, machine_arch: str) -> Method:
 
 def cross_sites_sha256() -> str:
     """The cross builds' configure answers, as one hash: an input of every cross-built archive."""
-    return inputs_sha256({path.name: file_sha256(path) for path in sorted(CROSS_SITES.glob("*.config.site"))})
+    return inputs_sha256({path.name: file_sha256(path) for path in sorted(CROSS.glob("*.config.site"))})
 
 
 def container_options(image, run_id, pair):
@@ -119,7 +117,7 @@ def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, l
             volumes[str(patch)] = {"bind": f"/src/patches/{patch.name}", "mode": "ro"}
     if cross_arch:
         env["CROSS_ARCH"] = cross_arch
-        volumes[str(CROSS_SITES)] = {"bind": "/opt/pyruntimes/cross", "mode": "ro"}
+        volumes[str(CROSS)] = {"bind": "/opt/pyruntimes/cross", "mode": "ro"}
     if profile_out is not None:
         volumes[str(profile_out.parent)] = {"bind": "/build/profile-out", "mode": "rw"}
         env["PROFILE_OUT"] = f"/build/profile-out/{profile_out.name}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import archive as archive_mod
-from . import build, verify
+from . import build, layout, verify
 from .hashing import file_sha256, inputs_sha256
 
 ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree
@@ -22,7 +22,7 @@ def archive_key(formula, compile_image, profile: str, arch: str, method: build.M
     """The archive's cache key: a hash of every input that can change the archive's bytes."""
     inputs = {
         "formula": formula.file_hash,
-        "build_script": file_sha256(build.BUILD_SCRIPT),
+        "build_script": file_sha256(layout.BUILD_SCRIPT),
         # What the build image holds (its packages and their versions), not when it was made:
         # a refresh that changes no package keeps every archive.
         "build_image_packages": compile_image.packages_sha256,

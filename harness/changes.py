@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 from .errors import UsageError
+from .layout import RELATIVE
 
 # Paths (or folders, ending in "/") whose change can alter every archive or its verification.
-AFFECTS_ALL = ("builds/build-python.sh", "harness/", "conftest.py", "test_runtimes.py", "requirements.txt",
-               "pytest.ini")
+AFFECTS_ALL = (RELATIVE.build_script.as_posix(), f"{RELATIVE.harness.as_posix()}/", "conftest.py", "test_runtimes.py",
+               "requirements.txt", "pytest.ini")
 
 
 def changed_files(root: Path, ref: str) -> list[str]:
@@ -50,6 +51,6 @@ def select_pairs(pairs, files):
     """The pairs the changed files affect."""
     if any(f == path or (path.endswith("/") and f.startswith(path)) for f in files for path in AFFECTS_ALL):
         return list(pairs)
-    runtimes = {Path(f).stem for f in files if f.startswith("builds/runtimes/") and f.endswith(".toml")}
-    stacks = {f.split("/")[1] for f in files if f.startswith("stacks/") and f.count("/") >= 2}
+    runtimes = {Path(f).stem for f in files if f.startswith(f"{RELATIVE.runtimes.as_posix()}/") and f.endswith(".toml")}
+    stacks = {f.split("/")[1] for f in files if f.startswith(f"{RELATIVE.stacks.as_posix()}/") and f.count("/") >= 2}
     return [(formula, stack) for formula, stack in pairs if formula.name in runtimes or stack.name in stacks]

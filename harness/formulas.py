@@ -9,6 +9,7 @@ from pathlib import Path
 from .datafile import Fields, read_toml
 from .errors import DataFileError
 from .hashing import file_sha256
+from .layout import PATCHES, RELATIVE
 from .stacks import NAME_RE as STACK_NAME_RE
 
 # Every pattern is matched whole (fullmatch): `$` alone lets a trailing newline through. Numbers have
@@ -20,7 +21,6 @@ SHA256_RE = re.compile(r"[0-9a-f]{64}")
 # unpacks these kinds.
 TARBALL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*(\.[A-Za-z0-9_+-]+)*\.(tar\.xz|tar\.gz|tgz)")
 NAME_PREFIX = "python-"
-PATCHES = Path(__file__).resolve().parent.parent / "builds" / "patches"
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def load_formula(path: Path) -> Formula:
     for name in fields.strings("patches", required=False):
         patch = PATCHES / name
         if "/" in name or not patch.is_file():
-            raise fields.error("patches", f"{name!r} is not a file in {PATCHES.relative_to(PATCHES.parent.parent)}/: "
+            raise fields.error("patches", f"{name!r} is not a file in {RELATIVE.patches}/: "
                                           "name a patch file there, e.g. \"python-3.13.5-gh-135858.patch\"")
         patches.append(patch)
     configure_args = fields.strings("configure_args", required=False)

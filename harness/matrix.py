@@ -16,10 +16,10 @@ from pathlib import Path
 
 from .datafile import Fields, read_toml
 from .errors import DataFileError, UsageError
+from .layout import Checkout
 from .selection import PROFILES, parse_names, select, unsupported
 from .stacks import ARCHITECTURES
 
-RUNNERS_FILE = Path("stacks") / "runners.toml"
 # GitHub refuses a matrix of more jobs than this (the whole workflow run fails to start).
 GITHUB_MATRIX_LIMIT = 256
 
@@ -50,7 +50,7 @@ def build(root: Path, runtimes=None, stacks=None, arch=None, profile="release", 
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     arches = parse_names(arch, sorted(ARCHITECTURES), "architecture", "--arch")
-    runners = load_runners(root / RUNNERS_FILE)
+    runners = load_runners(Checkout(root).runners)
     every_arch = select(root, runtimes, stacks, changed_since)
     if not every_arch:  # only --changed-since empties a selection of valid names
         raise NothingSelected(f"nothing selected: no formula, stack or build input changed since {changed_since}")

@@ -28,9 +28,8 @@ from . import images, manifest, s3
 from .errors import UsageError
 from .formulas import load_formulas
 from .hashing import file_sha256
+from .layout import BUILD_SCRIPT, ROOT, RUNTIMES
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD_SCRIPT = ROOT / "builds" / "build-python.sh"
 DIFFOSCOPE_LINES = 200  # of its report, at most: the file-level lines above it name every file
 
 
@@ -99,7 +98,7 @@ def fetch(client, target: s3.Target, runtime: str, stack: str, arch: str, into: 
 
 def same_recipe(record: dict, runtime: str) -> list[str]:
     """Why this checkout cannot repeat the build the record describes ([] when it can)."""
-    formulas = load_formulas(ROOT / "builds" / "runtimes")
+    formulas = load_formulas(RUNTIMES)
     commit = (record.get("harness_revision") or {}).get("git_commit", "unknown")
     problems = []
     if runtime not in formulas:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import zstandard
 
-from . import build, provenance
+from . import build, layout, provenance
 from .hashing import file_sha256
 
 
@@ -39,7 +39,7 @@ def build_record(case, *, key: str, archive: Path, sha256: str, result: build.Bu
         "formula_sha256": formula.file_hash,
         "configure_args": list(formula.configure_args),
         "patches": formula.patch_hashes(),  # applied to the source, in this order
-        "build_script_sha256": file_sha256(build.BUILD_SCRIPT),
+        "build_script_sha256": file_sha256(layout.BUILD_SCRIPT),
         # The image the build ran in; for a cross build also the target's own build image,
         # where the verification compiles (a C extension, the embedding programs).
         "images": {"build": case.compile_image.describe(), "run": case.run_image.describe(),

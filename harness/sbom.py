@@ -49,7 +49,7 @@ from typing import Callable
 from packageurl import PackageURL
 
 from . import archive as archive_mod
-from .formulas import PATCHES
+from .layout import PATCHES
 from .hashing import file_sha256
 
 SPEC_VERSION = "1.6"

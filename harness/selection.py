@@ -16,6 +16,7 @@ from pathlib import Path
 from . import changes
 from .errors import DataFileError, UsageError
 from .formulas import load_formulas
+from .layout import Checkout
 from .stacks import ARCHITECTURES, load_stacks
 
 # release: PGO + LTO, what gets deployed; quick: neither, for validation.
@@ -26,8 +27,8 @@ def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = N
     """(formula, stack, arch) triples, runtime-major, then stack, then the stack's architectures in
     its order, from the option values (None: all); UsageError (or DataFileError, for a formula or
     stack file that does not validate) before any work."""
-    formulas = load_formulas(root / "builds" / "runtimes")
-    all_stacks = load_stacks(root / "stacks")
+    formulas = load_formulas(Checkout(root).runtimes)
+    all_stacks = load_stacks(Checkout(root).stacks)
     check_formula_stacks(formulas, all_stacks)
     runtime_names = parse_names(runtimes, list(formulas), "runtime", "--runtimes")
     stack_names = parse_names(stacks, list(all_stacks), "stack", "--stacks")

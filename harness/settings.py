@@ -42,11 +42,6 @@ UNPRINTABLE = "a control or invisible character in it (a line break, CR, tab, NU
 ONE_LINE = "a value is one line of printable characters (a secret wrapped over lines: join it back into one)"
 
 
-def cache_dir() -> Path:
-    """Verified sources, the private apt index, wheels and locks: $PYRUNTIMES_CACHE, else ~/.cache/pyruntimes."""
-    return Path(os.environ.get("PYRUNTIMES_CACHE", Path.home() / ".cache" / "pyruntimes"))
-
-
 def read_env_file(path: str) -> dict:
     """Parse KEY=VALUE lines; '#' comments and blank lines are skipped; a bare KEY takes the
     environment's value (as docker run --env-file does). Values are taken literally, as Docker

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from harness import archive, emulation, settings
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import archive, emulation, layout
+from harness.layout import ROOT
 # The pair the pipeline tests build for real: the fastest of the runtimes buildable here.
 # This machine's own architecture: the tests build its pairs only (an emulated one takes longer;
 # tests/test_arm64.py builds one on purpose).
@@ -62,7 +61,7 @@ def copy_project(dest: Path) -> Path:
 
 
 def source_cache() -> Path:
-    return settings.cache_dir()
+    return layout.cache_dir()
 
 
 def table_row(output, pair):

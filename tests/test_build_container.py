@@ -6,9 +6,9 @@ import urllib.parse
 
 import pytest
 
-from harness import build, debian_archive, engine, images
+from harness import build, debian_archive, engine, images, layout
 from harness.stacks import load_stacks
-from tests.helpers import ROOT, source_cache
+from tests.helpers import source_cache
 
 pytestmark = pytest.mark.engine
 
@@ -19,7 +19,7 @@ DOWNLOAD = "apt-get -o Acquire::Retries=0 -o Acquire::http::Timeout=10 update"
 @pytest.fixture(scope="module")
 def build_image():
     client = engine.connect()
-    stack = load_stacks(ROOT / "stacks")["debian-12"]
+    stack = load_stacks(layout.STACKS)["debian-12"]
     image, _ = images.ensure_stack_images(client, stack, source_cache() / "locks", log=lambda m: None)
     return client, image
 

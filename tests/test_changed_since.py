@@ -5,9 +5,10 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT, copy_project, run_harness
+from harness import layout
+from tests.helpers import copy_project, run_harness
 
-STACKS = sorted(p.name for p in (ROOT / "stacks").iterdir() if p.is_dir())
+STACKS = sorted(p.name for p in layout.STACKS.iterdir() if p.is_dir())
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import selection
+from harness import layout, selection
 from harness.datafile import MAX_BYTES
 from harness.errors import DataFileError
 from harness.formulas import load_formula, load_formulas
-from harness.matrix import RUNNERS_FILE, load_runners
+from harness.matrix import load_runners
 from harness.stacks import load_stacks
-from tests.helpers import ROOT, copy_project
+from tests.helpers import copy_project
 
 GOOD = '''version = "3.12.9"
 url = "https://www.python.org/ftp/python/3.12.9/Python-3.12.9.tar.xz"
@@ -19,10 +19,10 @@ sha256 = "7220835d9f90b37c006e9842a8dff4580aaca4278835f2e2c4e1e0ffd6c9b9f7"
 
 
 def test_shipped_formulas_and_stacks_load():
-    formulas = load_formulas(ROOT / "builds" / "runtimes")
+    formulas = load_formulas(layout.RUNTIMES)
     assert {"python-3.11.2", "python-3.13.5", "python-3.13.15"} <= set(formulas)
     assert formulas["python-3.13.15"].sha256 == "1e66a7945a48390ee4c2a4268a0e4185884059a13c4aab6d148aa208deea4a76"
-    stacks = load_stacks(ROOT / "stacks")
+    stacks = load_stacks(layout.STACKS)
     assert {"debian-12", "debian-13"} <= set(stacks)
     assert "liblzma-dev" in stacks["debian-12"].build_packages
     assert "liblzma-dev" not in stacks["debian-12"].run_packages
@@ -101,10 +101,10 @@ def test_invalid_utf8_is_one_line_for_each_data_file(tmp_path):
     formula.write_bytes(bad + GOOD.encode())
     stack = tmp_path / "stacks" / "debian-99" / "stack.toml"
     stack.parent.mkdir(parents=True)
-    stack.write_bytes((ROOT / "stacks" / "debian-12" / "stack.toml").read_bytes() + bad)
+    stack.write_bytes((layout.STACKS / "debian-12" / "stack.toml").read_bytes() + bad)
     runners = tmp_path / "runners.toml"
-    runners.write_bytes(bad + (ROOT / RUNNERS_FILE).read_bytes())
-    lines = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text().count("\n") + 1
+    runners.write_bytes(bad + (layout.RUNNERS).read_bytes())
+    lines = (layout.STACKS / "debian-12" / "stack.toml").read_text().count("\n") + 1
     for path, load, line in ((formula, load_formula, 1), (stack, lambda _: load_stacks(tmp_path / "stacks"), lines),
                              (runners, load_runners, 1)):
         with pytest.raises(DataFileError) as info:
@@ -117,10 +117,10 @@ def test_end_of_life_is_data_of_formulas_and_stacks():
     (and are still built)."""
     import datetime
 
-    formulas = load_formulas(ROOT / "builds" / "runtimes")
+    formulas = load_formulas(layout.RUNTIMES)
     assert formulas["python-3.9.1"].end_of_life == datetime.date(2025, 10, 31)
     assert formulas["python-3.13.15"].end_of_life is None
-    stacks = load_stacks(ROOT / "stacks")
+    stacks = load_stacks(layout.STACKS)
     assert stacks["heroku-20"].end_of_life == datetime.date(2025, 4, 30)
     assert stacks["heroku-18"].end_of_life < stacks["heroku-20"].end_of_life < stacks["debian-11"].end_of_life
     assert stacks["debian-12"].end_of_life is None
@@ -151,7 +151,7 @@ def test_formula_named_after_another_version(tmp_path):
 def test_broken_stack_names_file_and_field(tmp_path, old, new, message):
     folder = tmp_path / "stacks" / "debian-99"
     folder.mkdir(parents=True)
-    text = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text()
+    text = (layout.STACKS / "debian-12" / "stack.toml").read_text()
     assert old in text
     (folder / "stack.toml").write_text(text.replace(old, new))
     with pytest.raises(DataFileError, match=r"stack.toml: " + message):
@@ -164,7 +164,7 @@ def test_stack_folder_name_is_checked(tmp_path, name):
     """A stack's name is its folder's, and it goes into cache keys, image tags and bucket keys."""
     folder = tmp_path / "stacks" / name
     folder.mkdir(parents=True)
-    (folder / "stack.toml").write_bytes((ROOT / "stacks" / "debian-12" / "stack.toml").read_bytes())
+    (folder / "stack.toml").write_bytes((layout.STACKS / "debian-12" / "stack.toml").read_bytes())
     with pytest.raises(DataFileError) as info:
         load_stacks(tmp_path / "stacks")
     message = str(info.value)
@@ -176,7 +176,7 @@ def test_stack_folder_name_is_checked(tmp_path, name):
 def test_good_stack_folder_names(tmp_path):
     for name in ("debian-12", "heroku-24", "ubuntu-24-04", "alpine3"):
         (tmp_path / "stacks" / name).mkdir(parents=True)
-        (tmp_path / "stacks" / name / "stack.toml").write_bytes((ROOT / "stacks" / "debian-12" / "stack.toml").read_bytes())
+        (tmp_path / "stacks" / name / "stack.toml").write_bytes((layout.STACKS / "debian-12" / "stack.toml").read_bytes())
     assert list(load_stacks(tmp_path / "stacks")) == ["alpine3", "debian-12", "heroku-24", "ubuntu-24-04"]
 
 
@@ -194,17 +194,17 @@ def test_formula_naming_a_stack_that_does_not_exist_is_refused(tmp_path):
 def test_cross_section_of_a_stack():
     """[cross] names the cross compiler and which [build] packages are tools; every other build
     package is installed for the target."""
-    stack = load_stacks(ROOT / "stacks")["debian-12"]
+    stack = load_stacks(layout.STACKS)["debian-12"]
     packages = stack.cross_packages("arm64")
     assert packages[0] == "crossbuild-essential-arm64"
     assert "libssl-dev:arm64" in packages and not any(p.startswith(("pkg-config", "xz-utils")) for p in packages)
-    assert not load_stacks(ROOT / "stacks")["heroku-24"].cross_compiles  # built under emulation
+    assert not load_stacks(layout.STACKS)["heroku-24"].cross_compiles  # built under emulation
 
 
 def test_patches_are_data_of_formulas():
     """3.13.5 carries upstream's revert of gh-91555 (python/cpython#135858); it applies to the
     source, and its name and hash are what keys and records see."""
-    formula = load_formulas(ROOT / "builds" / "runtimes")["python-3.13.5"]
+    formula = load_formulas(layout.RUNTIMES)["python-3.13.5"]
     [patch] = formula.patch_hashes()
     assert patch["name"] == "python-3.13.5-gh-135858.patch" and len(patch["sha256"]) == 64
-    assert load_formulas(ROOT / "builds" / "runtimes")["python-3.13.15"].patch_hashes() == []
+    assert load_formulas(layout.RUNTIMES)["python-3.13.15"].patch_hashes() == []

@@ -18,7 +18,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from harness import redact, settings
+from harness import layout, redact, settings
 from harness import s3 as s3_mod
 from tests.helpers import NATIVE, ROOT, run_harness
 from tests.test_usage_errors import assert_one_line_error
@@ -250,7 +250,7 @@ def test_key_pair_split_between_env_file_and_environment_is_accepted(tmp_path):
 
 def template_keys():
     """The keys builds/dockerenv.default lists, set, bare or commented out (`# KEY`, `# KEY=...`)."""
-    text = (ROOT / "builds" / "dockerenv.default").read_text()
+    text = (layout.DOCKERENV).read_text()
     return [match[1] for match in re.finditer(r"^#? ?([A-Z][A-Z0-9_]*)(?:=.*)?$", text, re.MULTILINE)]
 
 
@@ -265,7 +265,7 @@ def test_dockerenv_default_works_as_a_template(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-environment-id")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-environment-secret")
     copy = tmp_path / "deploy.env"
-    text = (ROOT / "builds" / "dockerenv.default").read_text()
+    text = (layout.DOCKERENV).read_text()
     copy.write_text(text.replace("\nS3_BUCKET=\n", "\nS3_BUCKET=ok-bucket\n").replace("# AWS_REGION=", "AWS_REGION="))
     assert settings.read_env_file(str(copy)) == {
         "S3_BUCKET": "ok-bucket", "S3_PREFIX": "", "AWS_ACCESS_KEY_ID": "from-environment-id",

@@ -14,9 +14,10 @@ Slow (`make test-slow`): six quick builds, about 15 minutes on 2 cores.
 
 import pytest
 
+from harness import layout
 from harness.formulas import load_formulas
 from harness.stacks import load_stacks
-from tests.helpers import NATIVE, ROOT, run_harness, table_row
+from tests.helpers import NATIVE, run_harness, table_row
 
 pytestmark = [pytest.mark.engine, pytest.mark.build, pytest.mark.slow]
 
@@ -29,7 +30,7 @@ REACHABLE = [
 
 
 def test_every_reachable_formula_is_listed():
-    formulas, stacks = load_formulas(ROOT / "builds" / "runtimes"), load_stacks(ROOT / "stacks")
+    formulas, stacks = load_formulas(layout.RUNTIMES), load_stacks(layout.STACKS)
     for runtimes, stack_names in REACHABLE:
         assert set(runtimes) <= formulas.keys() and set(stack_names) <= stacks.keys()
     listed = {runtime.split("-")[1].rsplit(".", 1)[0] for runtimes, _ in REACHABLE for runtime in runtimes}

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from harness import s3, s3server, settings
+from harness import layout, s3, s3server
 from tests.helpers import NATIVE, ROOT, table_row
 from tests.test_check_published import check_published
 from tests.test_publish import endpoint, target  # noqa: F401  (fixtures)
@@ -31,7 +31,7 @@ SLICES = [("python-3.11.2", "debian-12"), ("python-3.13.15", "debian-12"), ("pyt
 def runner(tmp_path, target, runtime, stack, number):
     """One runner's harness: its own out folder and cache, the shared bucket."""
     cache = tmp_path / f"runner-{number}" / "cache"
-    shutil.copytree(settings.cache_dir() / "sources", cache / "sources")  # restored by sha256, as in CI
+    shutil.copytree(layout.cache_dir() / "sources", cache / "sources")  # restored by sha256, as in CI
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_XDIST", "PYTEST_ADDOPTS"))}
     env.update({"PYRUNTIMES_CACHE": str(cache), s3server.ENDPOINT_ENV: target.endpoint,
                 "PYRUNTIMES_RUN_ID": f"fanout{number}{os.getpid()}"[:12]})

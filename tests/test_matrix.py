@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from harness import publish, s3
-from harness.matrix import RUNNERS_FILE, load_runners
+from harness import layout, publish, s3
+from harness.layout import Checkout
+from harness.matrix import load_runners
 from harness.stacks import load_stacks
 from tests.helpers import ROOT, copy_project, run_harness
 from tests.test_changed_since import commit, repo  # noqa: F401  (fixture)
@@ -18,8 +19,8 @@ from tests.test_publish import endpoint, local_build, target  # noqa: F401  (fix
 from tests.test_usage_errors import assert_one_line_error
 
 ENTRY_KEYS = {"runtime", "stack", "arch", "runner", "profile", "source_sha256"}
-STACKS = load_stacks(ROOT / "stacks")
-RUNNERS = load_runners(ROOT / RUNNERS_FILE)
+STACKS = load_stacks(layout.STACKS)
+RUNNERS = load_runners(layout.RUNNERS)
 
 
 def matrix(*args, cwd=ROOT):
@@ -121,7 +122,7 @@ def test_bad_input_is_one_line(args, words):
 
 def test_a_broken_runners_file_names_the_file_and_the_field(tmp_path):
     project = copy_project(tmp_path / "project")
-    runners = project / RUNNERS_FILE
+    runners = Checkout(project).runners
     runners.write_text('[runners]\namd64 = "ubuntu-24.04"\n')
     assert_one_line_error(matrix(cwd=project), f"{runners}: field 'runners.arm64': is missing")
     runners.write_text('[runners]\namd64 = "ubuntu-24.04"\narm64 = "ubuntu-24.04-arm"\nriscv64 = "x"\n')

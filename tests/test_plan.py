@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import archive, emulation, engine, images, manifest, publish, s3, settings, stacks
+from harness import archive, emulation, engine, images, layout, manifest, publish, s3, stacks
 from harness.case import Planned
 from harness.hashing import file_sha256
-from tests.helpers import ROOT, copy_project, run_harness, table_row
+from tests.helpers import copy_project, run_harness, table_row
 from tests.test_publish import provenance_of, sbom_of
 
 pytestmark = [pytest.mark.engine]
@@ -52,8 +52,8 @@ DEPLOY_ENV = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGIO
 def stack_images():
     """debian-11's build and run images, looked up (never made here: another engineer's run or
     `make buildenv` makes them)."""
-    stack = stacks.load_stacks(ROOT / "stacks")[STACK]
-    found = images.look_up_stack_images(engine.connect(), stack, settings.cache_dir())
+    stack = stacks.load_stacks(layout.STACKS)[STACK]
+    found = images.look_up_stack_images(engine.connect(), stack, layout.cache_dir())
     if not found.complete:
         pytest.skip(f"the {STACK} images are not made on this machine ({', '.join(found.missing)}): "
                     f"make buildenv STACKS={STACK}")
@@ -125,7 +125,7 @@ class Bucket:
         archive.write_json(archive.beside(path, archive.SBOM_SUFFIX), sbom_of(sha))
         archive.write_json(archive.beside(path, archive.PROVENANCE_SUFFIX), provenance_of(sha))
         entry = {"version": runtime.removeprefix("python-"), "arch": "amd64",
-                 "formula_sha256": file_sha256(ROOT / "builds" / "runtimes" / f"{runtime}.toml"), "build_seconds": None}
+                 "formula_sha256": file_sha256(layout.RUNTIMES / f"{runtime}.toml"), "build_seconds": None}
         return publish.Local(keys=s3.keys_for(self.target, STACK, "amd64", runtime), cache_key=key, entry=entry,
                              record=record, archive=path, sha256=sha, sbom=sbom_of(sha), provenance=provenance_of(sha))
 

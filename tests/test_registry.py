@@ -16,6 +16,7 @@ import uuid
 import docker
 import pytest
 
+from harness import layout
 from tests.helpers import ROOT, copy_project, failure_reason, run_harness, table_row
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
@@ -53,7 +54,7 @@ def registry(tmp_path):
 
 def registry_stack(project, name, image):
     """A copy of debian-12 whose base comes only from `image` (no debian_suite to fall back on)."""
-    text = (ROOT / "stacks" / "debian-12" / "stack.toml").read_text()
+    text = (layout.STACKS / "debian-12" / "stack.toml").read_text()
     text = text.replace('image = "debian:bookworm-slim"', f'image = "{image}"').replace('debian_suite = "bookworm"\n', "")
     (project / "stacks" / name).mkdir()
     (project / "stacks" / name / "stack.toml").write_text(text)

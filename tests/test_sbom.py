@@ -226,7 +226,7 @@ def test_the_real_build_s_sbom(first_build):
 def test_a_patched_source_is_the_cpython_component_s_pedigree(packed):
     """A formula's patch (builds/patches/) is part of what was built: CycloneDX's pedigree of the
     cpython component carries it, its diff, and the upstream change it backports."""
-    from harness.formulas import PATCHES
+    from harness.layout import PATCHES
     from harness.hashing import file_sha256
 
     target, record, source = packed()

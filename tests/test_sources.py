@@ -9,11 +9,10 @@ import threading
 
 import pytest
 
-from harness import sources
+from harness import layout, sources
 from harness.hashing import file_sha256
 from harness.errors import PairError
 from harness.formulas import load_formulas
-from tests.helpers import ROOT
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def mirror(tmp_path):
 
 
 def fake_formula(content: bytes):
-    real = load_formulas(ROOT / "builds" / "runtimes")["python-3.11.2"]
+    real = load_formulas(layout.RUNTIMES)["python-3.11.2"]
     return dataclasses.replace(real, version="3.99.1", name="python-3.99.1",
                                url="http://127.0.0.1:9/unreachable/Python-3.99.1.tgz",
                                sha256=hashlib.sha256(content).hexdigest())
@@ -93,7 +92,7 @@ def test_corrupted_cache_file_is_replaced(tmp_path, mirror):
 @pytest.mark.network
 def test_debian_source_archive_supplies_the_upstream_tarball(tmp_path):
     """python.org is unreachable here: the host's Debian archive must supply the pinned bytes."""
-    formula = load_formulas(ROOT / "builds" / "runtimes")["python-3.11.2"]
+    formula = load_formulas(layout.RUNTIMES)["python-3.11.2"]
     formula = dataclasses.replace(formula, url="http://127.0.0.1:9/Python-3.11.2.tgz")  # force the fallback
     messages = []
     path = sources.fetch_source(formula, tmp_path / "cache", log=messages.append)
