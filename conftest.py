@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from harness import credentials, durations, emulation, engine, images, jobserver, layout, preflight, redact, s3, s3server, selection, settings
+from harness import durations, emulation, engine, images, jobserver, layout, redact, selection
+from harness.bucket import credentials, preflight, s3, s3server, settings
 from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, Method, usable_cores
 from harness.build import method as build_method
 from harness.case import Case, RunContext

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import archive as archive_mod
-from . import build, layout, verify
+from . import build, layout
+from .checks import verify
 from .hashing import file_sha256, inputs_sha256
 
 ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree

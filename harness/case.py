@@ -25,9 +25,11 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import archive as archive_mod
-from . import archive_checks, build, cache_policy, cext_check, emulation, engine, images, manifest, provenance, publish, s3, sbom, selection, sources, verify
+from . import build, cache_policy, emulation, engine, images, provenance, sbom, selection, sources
 from . import record as record_mod
-from .check import Check
+from .bucket import manifest, publish, s3
+from .checks import archive_checks, cext_check, verify
+from .checks.check import Check
 from .errors import PairError
 from .hashing import file_sha256
 
@@ -79,7 +81,7 @@ class RunContext:
     build_timeout: int = build.DEFAULT_TIMEOUT  # seconds (--build-timeout)
     freshness: images.Freshness = images.Freshness()  # when stack images are refreshed
     # --profile-data: a published profile (.profile.tar.zst) that release builds use instead of
-    # training: how a rebuild makes the same bytes (harness/rebuild.py)
+    # training: how a rebuild makes the same bytes (harness/commands/rebuild.py)
     profile_data: Path | None = None
 
 

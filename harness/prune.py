@@ -13,11 +13,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import emulation, engine, images, settings
+from . import emulation, engine, images, layout
 from .errors import DataFileError, UsageError
 from .stacks import load_stacks
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def prune(client, stacks, cache_dir: Path, log=print, grace=images.USE_GRACE) -> list:
@@ -47,7 +45,7 @@ def prune(client, stacks, cache_dir: Path, log=print, grace=images.USE_GRACE) ->
 def main() -> int:
     try:
         client = engine.connect()
-        removed = prune(client, load_stacks(ROOT / "stacks"), settings.cache_dir())
+        removed = prune(client, load_stacks(layout.STACKS), layout.cache_dir())
     except (UsageError, DataFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

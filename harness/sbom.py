@@ -28,7 +28,7 @@ with its SHA-256. Its components, and where each is found:
   parsing, used by ctypes on macOS only).
 - The system libraries the runtime links, as verification resolved them in the run image: the
   record's shared_library_packages (the ldd scan, and the dpkg package that owns each file, both
-  in the run image: harness/elf_checks.py). One component per package, purl
+  in the run image: harness/checks/elf_checks.py). One component per package, purl
   pkg:deb/ID/PACKAGE@VERSION?arch=ARCH&distro=ID-VERSION_ID with ID and VERSION_ID from the run
   image's /etc/os-release (the record's run_image_os: debian, ubuntu), and the files it provides as
   evidence. They are not in the archive: they are what it needs from the image it runs in.

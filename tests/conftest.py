@@ -10,7 +10,7 @@ import hypothesis
 import pytest
 from filelock import FileLock
 
-from harness import s3server
+from harness.bucket import s3server
 from tests.helpers import QUICK_311, run_harness
 
 # The fuzz tests (tests/test_fuzz_*.py): a bounded number of examples each, so `make test` stays

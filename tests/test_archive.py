@@ -63,7 +63,7 @@ def test_extract_refuses_paths_leaving_the_tree(tmp_path):
 
 
 def test_the_build_log_check_names_missing_modules_but_not_those_left_out_on_purpose(tmp_path):
-    from harness.archive_checks import build_log_check
+    from harness.checks.archive_checks import build_log_check
 
     log = tmp_path / "build.log"
     header = "The necessary bits to build these optional modules were not found:\n"

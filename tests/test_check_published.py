@@ -1,5 +1,5 @@
 """`python -m harness check-published` (issue 16), run as a maintainer runs it, against a moto S3
-server over real HTTP, after real publishes (harness/publish.py) and real tampering; and (issue 24)
+server over real HTTP, after real publishes (harness/bucket/publish.py) and real tampering; and (issue 24)
 what it, `rebuild` and `attest-subjects` make of bucket JSON of every other shape: one line per
 problem, never a traceback, never exit status 0 for a manifest the harness would not write."""
 
@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness import manifest, publish, s3
+from harness.bucket import manifest, publish, s3
 from tests.helpers import ROOT
 from tests.test_publish import ENTRY, endpoint, local_build, target  # noqa: F401  (fixtures)
 

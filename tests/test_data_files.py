@@ -8,7 +8,7 @@ from harness import layout, selection
 from harness.datafile import MAX_BYTES
 from harness.errors import DataFileError
 from harness.formulas import load_formula, load_formulas
-from harness.matrix import load_runners
+from harness.commands.matrix import load_runners
 from harness.stacks import load_stacks
 from tests.helpers import copy_project
 

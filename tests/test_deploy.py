@@ -11,7 +11,7 @@ import boto3
 import pytest
 from filelock import FileLock
 
-from harness import s3server
+from harness.bucket import s3server
 from tests.helpers import NATIVE, run_harness
 from tests.test_pipeline import table_row
 

@@ -18,8 +18,9 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from harness import layout, redact, settings
-from harness import s3 as s3_mod
+from harness import layout, redact
+from harness.bucket import settings
+from harness.bucket import s3 as s3_mod
 from tests.helpers import NATIVE, ROOT, run_harness
 from tests.test_usage_errors import assert_one_line_error
 

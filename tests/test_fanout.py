@@ -6,7 +6,7 @@ every pair in its manifest, `check-published` must pass, and after one archive i
 another's SBOM deleted, it must fail naming both.
 
 The slices are quick builds published by dry runs pointed at that server (PYRUNTIMES_DRY_RUN_S3):
-the same publish code as --deploy (harness/publish.py), without release builds' 15 minutes per pair.
+the same publish code as --deploy (harness/bucket/publish.py), without release builds' 15 minutes per pair.
 Three builds at once: slow, so `make test-slow`."""
 
 import json
@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-from harness import layout, s3, s3server
+from harness import layout
+from harness.bucket import s3, s3server
 from tests.helpers import NATIVE, ROOT, table_row
 from tests.test_check_published import check_published
 from tests.test_publish import endpoint, target  # noqa: F401  (fixtures)

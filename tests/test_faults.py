@@ -16,7 +16,7 @@ import docker.errors
 import pytest
 
 from harness import archive as archive_mod
-from harness import s3server
+from harness.bucket import s3server
 from harness.engine import LABEL
 from tests.helpers import (NATIVE, QUICK_311, ROOT, EngineProxy, copy_project, failure_reason, run_harness, source_cache, table_row,
                            uploaded_keys)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import elf_checks, flags_check
-from harness.check import VERIFY_PREFIX
+from harness.checks import elf_checks, flags_check
+from harness.checks.check import VERIFY_PREFIX
 
 CLEAN_SYSCONFIG = {"CC": "gcc", "CXX": "g++", "CFLAGS": "-fno-strict-overflow -DNDEBUG -g -O3 -Wall -fstack-protector-strong",
                    "CPPFLAGS": "", "CCSHARED": "-fPIC", "LDFLAGS": "-Wl,-z,relro -Wl,-z,now",

@@ -1,4 +1,4 @@
-"""Fuzzing the readers of what the bucket holds (harness/manifest.py): the manifest, and the record,
+"""Fuzzing the readers of what the bucket holds (harness/bucket/manifest.py): the manifest, and the record,
 SBOM and provenance statement beside each archive. Whatever JSON (or bytes) is there, it is accepted
 or refused with one line per problem; never an exception, never exit status 0 for a manifest the
 harness would not write, never the canary secret planted in the environment.
@@ -27,7 +27,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import manifest, publish, s3
+from harness.bucket import manifest, publish, s3
 from tests.test_check_published import REFUSED_RECIPE, harness
 from tests.test_publish import endpoint, provenance_of, sbom_of  # noqa: F401  (fixtures)
 

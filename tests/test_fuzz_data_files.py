@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from harness import durations
 from harness.errors import DataFileError, UsageError
 from harness.formulas import load_formula
-from harness.matrix import load_runners
+from harness.commands.matrix import load_runners
 from harness.stacks import load_stack
 
 FORMULA = {

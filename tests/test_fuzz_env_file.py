@@ -8,7 +8,8 @@ import unittest.mock
 import hypothesis
 import hypothesis.strategies as st
 
-from harness import redact, settings
+from harness import redact
+from harness.bucket import settings
 from harness.errors import UsageError
 
 # Letters that no key or message word has in a row, so a piece of it in a message is a leak.

@@ -4,12 +4,13 @@ The parser is tested on what the host's readelf says of shared objects its gcc l
 without each hardening flag: real output, not hand-written samples of it."""
 
 import json
+import shutil
 import subprocess
 
 import pytest
 
-from harness import cext_check, elf_checks, verify
-from harness.check import VERIFY_PREFIX, Check
+from harness.checks import cext_check, elf_checks, verify
+from harness.checks.check import VERIFY_PREFIX, Check
 from harness.errors import PairError
 from harness.hashing import file_sha256
 
@@ -149,6 +150,28 @@ def test_pin_is_part_of_the_checks_hash(monkeypatch):
     before = verify.checks_sha256()
     monkeypatch.setattr(cext_check, "SETUPTOOLS_SHA256", "0" * 64)
     assert verify.checks_sha256() != before
+
+
+def test_the_checks_hash_covers_every_file_of_the_checks_folder(tmp_path):
+    """The verification key hashes harness/checks/ whole, not a list kept by hand: a module dropped
+    into the folder (here into a copy of it, so that runs beside this test see the real one) makes
+    earlier verification results stale, and so does a changed byte or a renamed file; bytecode
+    caches do not."""
+    copy = tmp_path / "checks"
+    shutil.copytree(verify.CHECKS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert verify.checks_sha256(copy) == verify.checks_sha256()
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "verify.cpython-311.pyc").write_bytes(b"compiled")
+    assert verify.checks_sha256(copy) == verify.checks_sha256()
+    (copy / "new_check.py").write_text('"""A check module no list names."""\n')
+    with_new = verify.checks_sha256(copy)
+    assert with_new != verify.checks_sha256()
+    (copy / "new_check.py").rename(copy / "newer_check.py")
+    assert verify.checks_sha256(copy) not in (with_new, verify.checks_sha256())
+    (copy / "newer_check.py").unlink()
+    program = copy / "embed_program" / "embed.c"
+    program.write_bytes(program.read_bytes() + b"\n")
+    assert verify.checks_sha256(copy) != verify.checks_sha256()
 
 
 # -- the real build ----------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from harness import layout, publish, s3
+from harness import layout
+from harness.bucket import publish, s3
 from harness.layout import Checkout
-from harness.matrix import load_runners
+from harness.commands.matrix import load_runners
 from harness.stacks import load_stacks
 from tests.helpers import ROOT, copy_project, run_harness
 from tests.test_changed_since import commit, repo  # noqa: F401  (fixture)

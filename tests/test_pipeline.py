@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from harness import s3server
+from harness.bucket import s3server
 from tests.helpers import QUICK_311, copy_project, failure_reason, run_harness, table_row, uploaded_keys
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]

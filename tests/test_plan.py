@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import archive, emulation, engine, images, layout, manifest, publish, s3, stacks
+from harness import archive, emulation, engine, images, layout, stacks
+from harness.bucket import manifest, publish, s3
 from harness.case import Planned
 from harness.hashing import file_sha256
 from tests.helpers import copy_project, run_harness, table_row
@@ -62,7 +63,7 @@ def stack_images():
 
 @pytest.fixture
 def moto(s3):
-    """tests/conftest.py's S3 of the test's own (its fixture's name is this module's harness.s3)."""
+    """tests/conftest.py's S3 of the test's own (its fixture's name is this module's harness.bucket.s3)."""
     return s3
 
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from harness import archive, manifest, preflight, provenance, publish, s3, s3server
+from harness import archive, provenance
+from harness.bucket import manifest, preflight, publish, s3, s3server
 from harness.errors import PairError, UsageError
-from harness.publish import Status
+from harness.bucket.publish import Status
 from tests.faulty_s3 import FaultyProxy
 
 ENTRY = {"version": "3.13.15", "arch": "amd64", "formula_sha256": "f" * 64, "build_seconds": 12.5}

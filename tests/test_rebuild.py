@@ -17,7 +17,8 @@ import tarfile
 import pytest
 import zstandard
 
-from harness import archive, publish, s3
+from harness import archive
+from harness.bucket import publish, s3
 from tests.helpers import ROOT, verified_build
 from tests.test_publish import endpoint, target  # noqa: F401  (fixtures)
 

@@ -12,8 +12,9 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
-from harness import archive, elf_checks, sbom
-from harness.check import VERIFY_PREFIX
+from harness import archive, sbom
+from harness.checks import elf_checks
+from harness.checks.check import VERIFY_PREFIX
 from tests.helpers import verified_build
 
 WHEEL = b"PK\x03\x04 a wheel's bytes"

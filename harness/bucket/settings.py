@@ -13,8 +13,8 @@ import os
 import re
 from pathlib import Path
 
-from . import redact
-from .errors import UsageError
+from .. import redact
+from ..errors import UsageError
 
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

@@ -12,8 +12,9 @@ import botocore.exceptions
 import botocore.session
 import botocore.utils
 
-from . import redact, s3, settings
-from .errors import UsageError
+from .. import redact
+from ..errors import UsageError
+from . import s3, settings
 from .s3 import session_for
 from .settings import AWS_KEYS, check_bucket
 

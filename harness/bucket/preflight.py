@@ -7,8 +7,9 @@ question is asked of the real store once, up front, and answered in one line.
 
 import uuid
 
-from . import redact, s3
-from .errors import UsageError
+from .. import redact
+from ..errors import UsageError
+from . import s3
 
 
 def check(target: s3.Target, overwrite: bool, say=print):

@@ -12,10 +12,12 @@ failed verification, lost a race to another run, or was already published from a
 built nothing the bucket serves, and attesting it would claim a build this run did not publish.
 """
 
+import sys
 from pathlib import Path
 
-from . import manifest
-from .archive import RECORD_SUFFIX
+from ..archive import RECORD_SUFFIX
+from ..bucket import manifest
+from . import on_bucket
 
 ARCHIVE_RECORDS = "*.tar.zst" + RECORD_SUFFIX  # python-3.13.15-release-KEY.tar.zst.json
 
@@ -48,3 +50,21 @@ def subjects(listing: manifest.Manifest, records: list[dict]) -> list[tuple[str,
 
 def checksum_lines(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"{sha256}  {key}\n" for sha256, key in pairs)
+
+
+def main(args) -> int:
+    records = Path(args.records)
+    if not records.is_dir():
+        print(f"error: attest-subjects {args.records}: no such folder (give the folder the run's records were "
+              "downloaded to)", file=sys.stderr)
+        return 2
+    outcome = on_bucket.run(args, "attest-subjects",
+                            lambda client, target: (target, manifest.load(client, target).usable()))
+    if isinstance(outcome, int):
+        return outcome
+    target, listing = outcome
+    found = subjects(listing, records_under(records))
+    sys.stdout.write(checksum_lines(found))
+    print(f"{len(found)} archive(s) built by this run and listed in s3://{target.bucket}/{target.prefix} "
+          "with the same sha256", file=sys.stderr)
+    return 0

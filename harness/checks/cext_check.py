@@ -19,8 +19,8 @@ from pathlib import Path
 from filelock import FileLock
 
 from .check import VERIFY_PREFIX, Check
-from .errors import PairError
-from .hashing import file_sha256
+from ..errors import PairError
+from ..hashing import file_sha256
 
 CEXT_PACKAGE = Path(__file__).resolve().parent / "cext_package"
 # The build backend pip needs for CEXT_PACKAGE; fetched once on the host (containers have no

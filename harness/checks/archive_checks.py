@@ -9,7 +9,7 @@ case.py runs them before verify.runtime_checks, which runs the checks that need 
 
 from pathlib import Path
 
-from . import archive as archive_mod
+from .. import archive as archive_mod
 from .check import Check
 
 LOG_FAILURE_PATTERNS = (

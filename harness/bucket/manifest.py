@@ -33,9 +33,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..errors import PairError
+from ..selection import PROFILES
 from . import s3
-from .errors import PairError
-from .selection import PROFILES
 
 NAME = "manifest.json"
 

@@ -1,4 +1,4 @@
-/* The embedding check's program (harness/embed_check.py): an application that embeds the runtime
+/* The embedding check's program (harness/checks/embed_check.py): an application that embeds the runtime
  * under test, as mod_wsgi, uWSGI or a PyO3 binary does.
  *
  * Built twice in the stack's build image, run in its run image:
@@ -6,7 +6,7 @@
  *   embed-dlopen   (-DVIA_DLOPEN) links no libpython: it loads the stable-ABI lib/libpython3.so
  *                  given as argv[1] at run time, as embedders that support several versions do,
  *                  and finds the API through it (dlsym searches the library's dependencies).
- * Both are told where the runtime is by PYTHONHOME, as embedders are told (harness/embed_check.py). */
+ * Both are told where the runtime is by PYTHONHOME, as embedders are told (harness/checks/embed_check.py). */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -4,24 +4,16 @@ Three sources of checks, each reported under its own name:
 - the archive itself, read on the host (hygiene: paths, owners, modes, leftovers);
 - the build log (modules CPython's build reported as missing or failed);
 - the runtime, running in the run image: shared libraries resolved by ldd, then
-  harness/runtime_checks.py run by the runtime under test (versions, every extension module,
+  harness/checks/runtime_checks.py run by the runtime under test (versions, every extension module,
   TLS, sqlite3, venv and pip, compression, relocation, recursion in threads); and in the
   stack's BUILD image, which has binutils and a compiler: readelf on every ELF file (search
   paths, a static interpreter, hardening, the flags each was compiled with), pip building a C
   extension, and two programs embedding the runtime (run in the run image).
 The containers have no network: the TLS check talks to a server on the container's loopback.
 
-This module runs the containers (runtime_checks, _run) and hashes the checks' code
-(checks_sha256); one module per kind of check holds what the checks look for:
-- check: the Check result type, and VERIFY_PREFIX, where the tree is mounted in the containers;
-- archive_checks: the archive and the build log, read on the host (case.py runs them);
-- elf_checks: the ldd and readelf scans, and the checks read from their output;
-- cext_check: the C-extension build, and the pinned setuptools wheel it needs;
-- embed_check: the programs that embed the runtime through libpython3.X.so and libpython3.so;
-- flags_check: the compilation records, sysconfig's flags and the built-in modules, against the build
-  script's statement;
-- tls_material: the CA and certificate the TLS checks use;
-- runtime_checks.py: the checks the runtime under test runs on itself.
+This module runs the containers (runtime_checks, _run) and hashes the checks' code (checks_sha256:
+every file of this folder); the other modules of harness/checks/ hold what the checks look for
+(harness/checks/__init__.py lists them).
 """
 
 import json
@@ -30,20 +22,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import archive as archive_mod
-from . import archive_checks, cext_check, check, elf_checks, embed_check, emulation, engine, flags_check, jobserver, tls_material
-from .build import PREFIX as BUILD_PREFIX
-from .build import container_options, usable_cores
+from .. import archive as archive_mod
+from .. import emulation, engine, jobserver
+from ..build import PREFIX as BUILD_PREFIX
+from ..build import container_options, usable_cores
+from ..engine import remove_quietly
+from ..errors import PairError
+from ..hashing import file_sha256, inputs_sha256
+from . import cext_check, elf_checks, embed_check, flags_check, tls_material
 from .check import VERIFY_PREFIX, Check
-from .engine import remove_quietly
-from .errors import PairError
-from .hashing import file_sha256, inputs_sha256
 
 STEP_TIMEOUT = 900  # seconds for one verification container (the C-extension build is the longest)
-CHECKS_SCRIPT = Path(__file__).resolve().parent / "runtime_checks.py"
-# The modules that define checks or what they run on, besides this one: a change to any of them
-# (like one to CHECKS_SCRIPT, the C-extension package or the setuptools pin) changes checks_sha256().
-CHECK_MODULES = (check, archive_checks, elf_checks, cext_check, embed_check, flags_check, tls_material)
+# This folder, harness/checks/: everything a verification runs, hashed whole by checks_sha256().
+CHECKS = Path(__file__).resolve().parent
+CHECKS_SCRIPT = CHECKS / "runtime_checks.py"
 
 
 def runtime_checks(client, run_image, archive: Path, version: str, run_id: str, pair: str, work_dir: Path,
@@ -166,12 +158,13 @@ def _run_step(client, image, command, volumes, run_id, pair, with_status=False, 
         remove_quietly(container)
 
 
-def checks_sha256() -> str:
+def checks_sha256(folder: Path = CHECKS) -> str:
     """The checks' own code: a change to any of it means earlier verification results are stale.
-    That is this module, CHECK_MODULES, CHECKS_SCRIPT, every file of the C-extension package, and
-    the setuptools wheel it builds with (by its pin, read when called, not when imported)."""
-    files = [Path(__file__).resolve(), *(Path(module.__file__).resolve() for module in CHECK_MODULES), CHECKS_SCRIPT,
-             *sorted(p for folder in (cext_check.CEXT_PACKAGE, embed_check.EMBED_PROGRAM)
-                     for p in folder.rglob("*") if p.is_file())]
-    return inputs_sha256({"files": {str(p.relative_to(CHECKS_SCRIPT.parent)): file_sha256(p) for p in files},
+    That is every file under harness/checks/ (this module, the check modules, CHECKS_SCRIPT, the
+    C-extension package, the embedding programs, and any file added there later), by its path and
+    its bytes, no list to keep; and the setuptools wheel the C extension builds with (by its pin,
+    read when called, not when imported). Python's bytecode caches (__pycache__) are left out: they
+    are made from the files, not code of their own. folder: harness/checks/, or a copy of it."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(folder).parts)
+    return inputs_sha256({"files": {p.relative_to(folder).as_posix(): file_sha256(p) for p in files},
                           "setuptools": cext_check.SETUPTOOLS, "setuptools_sha256": cext_check.SETUPTOOLS_SHA256})

@@ -12,13 +12,15 @@ stacks) are left out: a runner started only to skip is wasted.
 """
 
 import json
+import sys
 from pathlib import Path
 
-from .datafile import Fields, read_toml
-from .errors import DataFileError, UsageError
-from .layout import Checkout
-from .selection import PROFILES, parse_names, select, unsupported
-from .stacks import ARCHITECTURES
+from ..datafile import Fields, read_toml
+from .. import redact
+from ..errors import DataFileError, UsageError
+from ..layout import ROOT, Checkout
+from ..selection import PROFILES, parse_names, select, unsupported
+from ..stacks import ARCHITECTURES
 
 # GitHub refuses a matrix of more jobs than this (the whole workflow run fails to start).
 GITHUB_MATRIX_LIMIT = 256
@@ -72,3 +74,16 @@ def build(root: Path, runtimes=None, stacks=None, arch=None, profile="release", 
 def dumps(matrix: dict) -> str:
     """One line: what $GITHUB_OUTPUT takes as `matrix=...`."""
     return json.dumps(matrix, separators=(",", ":"))
+
+
+def main(args) -> int:
+    try:
+        document = build(ROOT, args.runtimes, args.stacks, args.arch, args.profile, args.changed_since)
+    except UsageError as exc:  # DataFileError too: a formula, stack or runners file that does not validate
+        print(f"error: {redact.redact(exc)}", file=sys.stderr)
+        return 2
+    except NothingSelected as exc:
+        print(exc, file=sys.stderr)
+        return 5
+    print(dumps(document))
+    return 0

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import archive as archive_mod
-from . import manifest, provenance, s3, sbom
-from .errors import PairError
-from .hashing import file_sha256
+from .. import archive as archive_mod
+from .. import provenance, sbom
+from ..errors import PairError
+from ..hashing import file_sha256
+from . import manifest, s3
 
 # How often a repair starts over after a conditional write found the bucket changed (another run
 # repairing the same key, or the manifest updated for another pair) before it gives up.

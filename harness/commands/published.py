@@ -7,16 +7,19 @@ the profile its record names (release builds) is there with those bytes (s3.prof
 And every archive under the prefix is listed in the manifest (one that is not was published
 half-way, or by hand). Each problem is one line naming the key; any problem means exit status 1.
 
-Nothing read is taken on trust (harness/manifest.py reads it all): every level of the manifest must
+Nothing read is taken on trust (harness/bucket/manifest.py reads it all): every level of the manifest must
 have the shape the harness writes, each entry must sit at the key the layout gives its stack,
 architecture and runtime, and the record beside the archive must name that same pair; JSON of any
 other shape is a line naming where it differs and what would be right, never a traceback.
 """
 
 import hashlib
+import sys
 from dataclasses import dataclass
 
-from . import manifest, s3
+from .. import redact
+from ..bucket import manifest, s3
+from . import on_bucket
 
 ARCHIVE_SUFFIX = ".tar.zst"
 
@@ -133,3 +136,20 @@ def _archives_under(client, target) -> list[str]:
         keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(ARCHIVE_SUFFIX)
                  and not item["Key"].startswith(target.prefix + s3.PROFILES_FOLDER)]
     return sorted(keys)
+
+
+def main(args) -> int:
+    outcome = on_bucket.run(args, "check-published", lambda client, target: (
+        target, *check(client, target, say=on_bucket.say)))
+    if isinstance(outcome, int):
+        return outcome
+    target, problems, checked = outcome
+    for problem in problems:
+        print(redact.redact(problem))
+    where = f"s3://{target.bucket}/{target.prefix}"
+    if problems:
+        print(f"{len(problems)} problem(s) in {where} ({checked} archive(s) listed)", file=sys.stderr)
+        return 1
+    print(f"{where}: {checked} archive(s) listed, each present with its sha256, size, checksum file, record, "
+          "SBOM and provenance; no archive unlisted")
+    return 0

@@ -11,7 +11,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from . import archive as archive_mod, redact
+from .. import archive as archive_mod, redact
 
 RETRY_CONFIG = botocore.config.Config(
     retries={"mode": "standard", "total_max_attempts": 8},

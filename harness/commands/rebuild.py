@@ -23,12 +23,14 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import archive as archive_mod
-from . import images, manifest, s3
-from .errors import UsageError
-from .formulas import load_formulas
-from .hashing import file_sha256
-from .layout import BUILD_SCRIPT, ROOT, RUNTIMES
+from .. import archive as archive_mod
+from .. import images
+from ..bucket import manifest, s3
+from ..errors import UsageError
+from ..formulas import load_formulas
+from ..hashing import file_sha256
+from ..layout import BUILD_SCRIPT, ROOT, RUNTIMES
+from . import on_bucket
 
 DIFFOSCOPE_LINES = 200  # of its report, at most: the file-level lines above it name every file
 
@@ -228,3 +230,8 @@ def run(client, target: s3.Target, runtime: str, stack: str, arch: str, out_dir:
         for line in diffoscope(published.archive, rebuilt):
             print(line)
         return 1
+
+
+def main(args) -> int:
+    return on_bucket.run(args, "rebuild", lambda client, target: run(
+        client, target, args.runtime, args.stack, args.arch, args.out_dir, say=on_bucket.say))
