@@ -1,8 +1,10 @@
 """--changed-since REF: the pairs whose inputs changed since a git ref (for pull-request checks).
 
 A changed formula selects its runtime's pairs; a changed stack folder, that stack's pairs; a
-change to anything that shapes every build (the build script, the harness code, the pinned
-dependencies) selects all pairs. Documentation, the project's own tests and CI files select none.
+change to anything that shapes every build (the build script, the pipeline's code in harness/,
+checks/ and bucket/ included, the pinned dependencies) selects all pairs. Documentation, the
+project's own tests, CI files and the commands beside pytest (harness/commands/, harness/__main__.py:
+no case runs them) select none.
 """
 
 import subprocess
@@ -11,9 +13,11 @@ from pathlib import Path
 from .errors import UsageError
 from .layout import RELATIVE
 
-# Paths (or folders, ending in "/") whose change can alter every archive or its verification.
+# Paths (or folders, ending in "/") whose change can alter every archive or its verification...
 AFFECTS_ALL = (RELATIVE.build_script.as_posix(), f"{RELATIVE.harness.as_posix()}/", "conftest.py", "test_runtimes.py",
                "requirements.txt", "pytest.ini")
+# ...except these, inside them: what `python -m harness` offers beside pytest, which no case runs.
+AFFECTS_NONE = (f"{RELATIVE.commands.as_posix()}/", (RELATIVE.harness / "__main__.py").as_posix())
 
 
 def changed_files(root: Path, ref: str) -> list[str]:
@@ -49,8 +53,13 @@ def check_ref(ref: str):
 
 def select_pairs(pairs, files):
     """The pairs the changed files affect."""
-    if any(f == path or (path.endswith("/") and f.startswith(path)) for f in files for path in AFFECTS_ALL):
+    if any(_under(f, AFFECTS_ALL) and not _under(f, AFFECTS_NONE) for f in files):
         return list(pairs)
     runtimes = {Path(f).stem for f in files if f.startswith(f"{RELATIVE.runtimes.as_posix()}/") and f.endswith(".toml")}
     stacks = {f.split("/")[1] for f in files if f.startswith(f"{RELATIVE.stacks.as_posix()}/") and f.count("/") >= 2}
     return [(formula, stack) for formula, stack in pairs if formula.name in runtimes or stack.name in stacks]
+
+
+def _under(file: str, paths) -> bool:
+    """The file is one of the paths, or lies in one of those that are folders (ending in "/")."""
+    return any(file == path or (path.endswith("/") and file.startswith(path)) for path in paths)

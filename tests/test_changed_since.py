@@ -60,6 +60,24 @@ def test_changed_build_script_selects_every_pair(repo):
     assert len(selected(repo)) == formulas * stacks
 
 
+def test_a_check_module_selects_every_pair(repo):
+    """Any file under harness/checks/ is part of every pair's verification key, a new one too."""
+    (repo / "harness" / "checks" / "x.py").write_text('"""A check no pair has run yet."""\n')
+    commit(repo)
+    formulas = len(list((repo / "builds" / "runtimes").glob("*.toml")))
+    stacks = len([p for p in (repo / "stacks").iterdir() if p.is_dir()])
+    assert len(selected(repo)) == formulas * stacks
+
+
+def test_a_command_beside_pytest_selects_nothing(repo):
+    """harness/commands/ (rebuild, check-published, the CI matrix, ...) is run by no case: a change to
+    it alone changes no archive and no verification."""
+    command = repo / "harness" / "commands" / "rebuild.py"
+    command.write_text(command.read_text() + "# a comment\n")
+    commit(repo)
+    assert selected(repo) == []
+
+
 def test_documentation_change_selects_nothing(repo):
     (repo / "README.md").write_text("more docs\n")
     commit(repo)
