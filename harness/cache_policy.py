@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import archive as archive_mod
-from . import build, layout
+from . import build, inputs, layout
 from .checks import verify
 from .hashing import file_sha256, inputs_sha256
 
@@ -20,10 +20,14 @@ ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built fr
 
 def archive_key(formula, compile_image, profile: str, arch: str, method: build.Method,
                 profile_data: Path | None) -> str:
-    """The archive's cache key: a hash of every input that can change the archive's bytes."""
-    inputs = {
-        "formula": formula.file_hash,
-        "build_script": file_sha256(layout.BUILD_SCRIPT),
+    """The archive's cache key: a hash of every input that can change the archive's bytes. The
+    checkout's files among them are those harness/inputs.py names, the definition --changed-since
+    reads too; each is hashed as it was before that definition existed, so no key changed."""
+    cross = method is build.Method.CROSS
+    files = inputs.archive_files(layout.CHECKOUT, formula, cross=cross)
+    key_inputs = {
+        "formula": file_sha256(files.formula),
+        "build_script": file_sha256(files.build_script),
         # What the build image holds (its packages and their versions), not when it was made:
         # a refresh that changes no package keeps every archive.
         "build_image_packages": compile_image.packages_sha256,
@@ -35,14 +39,14 @@ def archive_key(formula, compile_image, profile: str, arch: str, method: build.M
         # Package lists can be the same for two architectures (dpkg names native packages without
         # one), so the architecture itself is an input; amd64 keys stay what they were before
         # architectures were part of a pair, so archives already built and published are found.
-        inputs["arch"] = arch
-    if formula.patches:
-        inputs["patches"] = formula.patch_hashes()
-    if method is build.Method.CROSS:
-        inputs["cross_sites"] = build.cross_sites_sha256()  # configure's answers for the target
+        key_inputs["arch"] = arch
+    if files.patches:
+        key_inputs["patches"] = [{"name": patch.name, "sha256": file_sha256(patch)} for patch in files.patches]
+    if cross:  # configure's answers for the target
+        key_inputs["cross_sites"] = inputs_sha256({path.name: file_sha256(path) for path in files.cross_answers})
     if profile_data:
-        inputs["profile_data"] = file_sha256(profile_data)
-    return inputs_sha256(inputs)
+        key_inputs["profile_data"] = file_sha256(profile_data)
+    return inputs_sha256(key_inputs)
 
 
 def verification_key(archive_sha256: str, run_image, build_image, compile_image) -> str:

@@ -1,23 +1,18 @@
 """--changed-since REF: the pairs whose inputs changed since a git ref (for pull-request checks).
 
-A changed formula selects its runtime's pairs; a changed stack folder, that stack's pairs; a
-change to anything that shapes every build (the build script, the pipeline's code in harness/,
-checks/ and bucket/ included, the pinned dependencies) selects all pairs. Documentation, the
-project's own tests, CI files and the commands beside pytest (harness/commands/, harness/__main__.py:
-no case runs them) select none.
+A pair is selected when a changed file is among its inputs (harness/inputs.py, the definition the
+archive's cache key hashes too): its formula, the formula's patches, its stack's folder, the build
+script, the cross answers (a pair of another architecture than amd64), or the pipeline's code
+(harness/ but the commands beside pytest, conftest.py, test_runtimes.py, requirements.txt,
+pytest.ini), which selects every pair. Documentation, the project's own tests, CI files and the
+commands beside pytest (harness/commands/, harness/__main__.py: no case runs them) select none.
 """
 
 import subprocess
 from pathlib import Path
 
+from . import inputs
 from .errors import UsageError
-from .layout import RELATIVE
-
-# Paths (or folders, ending in "/") whose change can alter every archive or its verification...
-AFFECTS_ALL = (RELATIVE.build_script.as_posix(), f"{RELATIVE.harness.as_posix()}/", "conftest.py", "test_runtimes.py",
-               "requirements.txt", "pytest.ini")
-# ...except these, inside them: what `python -m harness` offers beside pytest, which no case runs.
-AFFECTS_NONE = (f"{RELATIVE.commands.as_posix()}/", (RELATIVE.harness / "__main__.py").as_posix())
 
 
 def changed_files(root: Path, ref: str) -> list[str]:
@@ -52,14 +47,6 @@ def check_ref(ref: str):
 
 
 def select_pairs(pairs, files):
-    """The pairs the changed files affect."""
-    if any(_under(f, AFFECTS_ALL) and not _under(f, AFFECTS_NONE) for f in files):
-        return list(pairs)
-    runtimes = {Path(f).stem for f in files if f.startswith(f"{RELATIVE.runtimes.as_posix()}/") and f.endswith(".toml")}
-    stacks = {f.split("/")[1] for f in files if f.startswith(f"{RELATIVE.stacks.as_posix()}/") and f.count("/") >= 2}
-    return [(formula, stack) for formula, stack in pairs if formula.name in runtimes or stack.name in stacks]
-
-
-def _under(file: str, paths) -> bool:
-    """The file is one of the paths, or lies in one of those that are folders (ending in "/")."""
-    return any(file == path or (path.endswith("/") and file.startswith(path)) for path in paths)
+    """The (formula, stack, arch) pairs that have one of the changed files among their inputs."""
+    return [(formula, stack, arch) for formula, stack, arch in pairs
+            if any(inputs.is_input(file, formula, stack, arch) for file in files)]

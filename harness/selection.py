@@ -3,9 +3,10 @@
 its rules.
 
 The rules: --runtimes / --stacks name formulas and stacks (all when not given); every named runtime
-pairs with every named stack, in that order; --changed-since keeps the pairs whose inputs changed
-(harness/changes.py); each pair is then taken once per architecture its stack declares
-(stack.toml: architectures) that --arch names (all when not given); a pair whose formula lists
+pairs with every named stack, in that order, each pair once per architecture its stack declares
+(stack.toml: architectures) that --arch names (all when not given); --changed-since keeps the pairs
+whose inputs changed (harness/changes.py, harness/inputs.py: the cross answers are inputs of the
+pairs of another architecture than amd64 only); a pair whose formula lists
 other stacks is unsupported (pytest reports it as skipped, the CI matrix leaves it out). A runtime
 or stack past its end of life is still selected.
 """
@@ -33,10 +34,11 @@ def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = N
     runtime_names = parse_names(runtimes, list(formulas), "runtime", "--runtimes")
     stack_names = parse_names(stacks, list(all_stacks), "stack", "--stacks")
     arch_names = parse_names(arches, sorted(ARCHITECTURES), "architecture", "--arch")
-    pairs = [(formulas[r], all_stacks[s]) for r in runtime_names for s in stack_names]
+    pairs = [(formulas[r], all_stacks[s], arch) for r in runtime_names for s in stack_names
+             for arch in all_stacks[s].architectures if arch in arch_names]
     if changed_since is not None:  # given empty, it is refused (harness/changes.py), not ignored
         pairs = changes.select_pairs(pairs, changes.changed_files(root, changed_since))
-    return [(formula, stack, arch) for formula, stack in pairs for arch in stack.architectures if arch in arch_names]
+    return pairs
 
 
 def check_formula_stacks(formulas: dict, stacks: dict):

@@ -6,9 +6,11 @@ import sys
 import pytest
 
 from harness import layout
+from harness.stacks import load_stacks
 from tests.helpers import copy_project, run_harness
 
 STACKS = sorted(p.name for p in layout.STACKS.iterdir() if p.is_dir())
+ARCHES = {name: stack.architectures for name, stack in load_stacks(layout.STACKS).items()}
 
 
 @pytest.fixture
@@ -26,8 +28,10 @@ def commit(repo, message="change"):
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], cwd=repo, check=True)
 
 
-def selected(repo, *args):
-    result = run_harness("test_runtimes.py", "--collect-only", "-q", "--changed-since", "main~1", "--arch", "amd64", *args,
+def selected(repo, *args, arch="amd64"):
+    """The ids of the pairs --changed-since main~1 collects, of the architecture given (None: all)."""
+    arch_args = ("--arch", arch) if arch else ()
+    result = run_harness("test_runtimes.py", "--collect-only", "-q", "--changed-since", "main~1", *arch_args, *args,
                          cwd=repo)
     assert result.returncode in (0, 5), result.stdout + result.stderr
     return sorted(line.split("[")[1].rstrip("]") for line in result.stdout.splitlines() if "::test_runtime[" in line)
@@ -76,6 +80,50 @@ def test_a_command_beside_pytest_selects_nothing(repo):
     command.write_text(command.read_text() + "# a comment\n")
     commit(repo)
     assert selected(repo) == []
+    assert selected(repo, arch=None) == []
+
+
+def test_a_command_module_and_the_dispatcher_select_nothing(repo):
+    """A new command module and the dispatcher that wires it in: still no case runs them."""
+    (repo / "harness" / "commands" / "x.py").write_text('"""A command beside pytest."""\n')
+    main = repo / "harness" / "__main__.py"
+    main.write_text(main.read_text() + "# wired in\n")
+    commit(repo)
+    assert selected(repo, arch=None) == []
+
+
+def test_a_formula_patch_selects_only_its_formula_pairs(repo):
+    """A patch is applied to the source, so it is an input of the formulas that name it (and part
+    of their archive keys): python-3.13.5 names this one, no other formula does."""
+    patch = repo / "builds" / "patches" / "python-3.13.5-gh-135858.patch"
+    patch.write_text(patch.read_text() + "\n")
+    commit(repo)
+    assert selected(repo) == [f"python-3.13.5-{stack}" for stack in STACKS]
+    assert selected(repo, arch=None) == sorted(
+        f"python-3.13.5-{stack}{'' if arch == 'amd64' else '-' + arch}"
+        for stack in STACKS for arch in ARCHES[stack])
+
+
+def test_cross_answers_select_the_foreign_architecture_pairs_only(repo):
+    """builds/cross/*.config.site are configure's answers when an amd64 machine (the pull-request
+    check's) cross-builds an arm64 pair: inputs of every pair that is not amd64, of no amd64 pair."""
+    site = repo / "builds" / "cross" / "aarch64-linux-gnu.config.site"
+    site.write_text(site.read_text() + "# another answer\n")
+    commit(repo)
+    formulas = sorted(p.stem for p in (repo / "builds" / "runtimes").glob("*.toml"))
+    foreign = sorted(f"{formula}-{stack}-{arch}" for formula in formulas for stack in STACKS
+                     for arch in ARCHES[stack] if arch != "amd64")
+    assert foreign  # debian-12 and debian-13 declare arm64
+    assert selected(repo) == []
+    assert selected(repo, arch=None) == foreign
+    assert selected(repo, arch="arm64") == foreign
+
+
+def test_a_file_beside_the_cross_answers_selects_nothing(repo):
+    """Only *.config.site files are read by a cross build (and hashed by its key)."""
+    (repo / "builds" / "cross" / "NOTES.md").write_text("why these answers\n")
+    commit(repo)
+    assert selected(repo, arch=None) == []
 
 
 def test_documentation_change_selects_nothing(repo):
