@@ -13,15 +13,14 @@ import pytest
 import zstandard
 
 from harness import durations, emulation, engine, images, jobserver, layout, redact, selection
-from harness.bucket import credentials, preflight, s3, s3server, settings
+from harness.bucket import preflight, s3, s3server
+from harness.bucket import target as bucket_target
 from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, Method, usable_cores
 from harness.build import method as build_method
 from harness.case import Case, RunContext
 from harness.errors import PairError, UsageError
 from harness.progress import Progress
 from harness.report import Summary
-
-DRY_RUN_BUCKET = "pyruntimes-dry-run"
 
 
 def pytest_addoption(parser):
@@ -42,9 +41,7 @@ def pytest_addoption(parser):
                     help="only say which pairs would be built and which reused (and their cache keys)")
     group.addoption("--deploy", action="store_true", help="upload to the real bucket (default: the embedded S3)")
     group.addoption("--overwrite", action="store_true", help="replace archives already published")
-    group.addoption("--env-file", metavar="PATH", help="S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format")
-    group.addoption("--s3-bucket", metavar="NAME", help="bucket (default: $S3_BUCKET)")
-    group.addoption("--s3-prefix", metavar="PREFIX", help="key prefix (default: $S3_PREFIX, else none)")
+    bucket_target.add_options(group.addoption)  # --env-file, --s3-bucket, --s3-prefix, as the commands have them
     group.addoption("--source-mirror", action="append", default=[], metavar="URL",
                     help="mirror laid out like python.org/ftp/python (also $PYRUNTIMES_SOURCE_MIRRORS)")
     group.addoption("--changed-since", metavar="REF",
@@ -99,17 +96,17 @@ def _configure(config):
             except zstandard.ZstdError:
                 raise UsageError(f"--profile-data {opt.profile_data}: not zstd-compressed (a .profile.tar.zst published "
                                  "beside an archive)") from None
-    env_file = settings.read_env_file(opt.env_file) if opt.env_file else {}
     config.stash[LIMITS] = (durations.parse(opt.build_timeout, "--build-timeout"),
                             durations.parse(opt.image_max_age, "--image-max-age"))
     _writable_folder(opt.out_dir, "--out-dir", "e.g. ./out")
     _writable_folder(os.environ.get("PYRUNTIMES_CACHE", str(layout.cache_dir())), "PYRUNTIMES_CACHE",
                      "or unset it for ~/.cache/pyruntimes")
-    target = _target(config, env_file)
+    # The bucket (harness/bucket/target.py): --deploy's real one, credentials checked before any work.
+    target = bucket_target.resolve(opt.s3_bucket, opt.s3_prefix, opt.env_file, real=opt.deploy)
     config.stash[MATRIX] = matrix
     config.stash[TARGET] = target
-    config.pluginmanager.register(Summary(dry_run=target.dry_run, bucket_named=target.bucket != DRY_RUN_BUCKET),
-                                  "pyruntimes-summary")
+    named = target.bucket != bucket_target.DRY_RUN_BUCKET
+    config.pluginmanager.register(Summary(dry_run=target.dry_run, bucket_named=named), "pyruntimes-summary")
     if _is_worker(config) or not _matrix_requested(config):
         return
     if not config.option.collectonly:
@@ -153,20 +150,6 @@ def _writable_folder(value: str, name: str, example: str):
         if os.path.lexists(part):
             where = f"{name} {value}" if part == path else f"{name} {value}: {part}"
             raise UsageError(f"{where} is a file, not a folder: name a folder, or one to be created ({example})")
-
-
-def _target(config, env_file):
-    opt = config.option
-    bucket, prefix, bucket_source = settings.bucket_and_prefix(opt.s3_bucket, opt.s3_prefix, env_file, opt.env_file)
-    if not opt.deploy:
-        if bucket:
-            settings.check_bucket(bucket, bucket_source)
-        return s3.Target(bucket=bucket or DRY_RUN_BUCKET, prefix=s3.normalise_prefix(prefix),
-                         endpoint=os.environ.get(s3server.ENDPOINT_ENV), dry_run=True)
-    if not bucket:
-        raise UsageError("--deploy needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
-    # Half a key pair or a missing profile fails here, not at upload after a long build.
-    return credentials.deploy_target(bucket, prefix, bucket_source, env_file, opt.env_file)
 
 
 def _say(line):

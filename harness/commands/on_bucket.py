@@ -4,24 +4,20 @@ its options, the target they name, and one line for whatever stops the command."
 import sys
 
 from .. import redact
-from ..bucket import credentials, manifest, s3, settings
+from ..bucket import manifest, s3
+from ..bucket import target as bucket_target
 from ..errors import UsageError
 
 
 def add_options(parser):
-    """--s3-bucket, --s3-prefix and --env-file, as pytest's harness spells them."""
-    parser.add_argument("--s3-bucket", help="bucket (default: S3_BUCKET from --env-file, then the environment)")
-    parser.add_argument("--s3-prefix", help="prefix (default: S3_PREFIX from --env-file, then the environment)")
-    parser.add_argument("--env-file", help="S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format")
+    """--s3-bucket, --s3-prefix and --env-file, declared once for pytest's harness and the commands
+    (harness/bucket/target.py)."""
+    bucket_target.add_options(parser.add_argument)
 
 
 def target(args, command: str) -> s3.Target:
     """The real bucket to read, from --s3-bucket/--s3-prefix, --env-file and the environment."""
-    env_file = settings.read_env_file(args.env_file) if args.env_file else {}
-    bucket, prefix, bucket_source = settings.bucket_and_prefix(args.s3_bucket, args.s3_prefix, env_file, args.env_file)
-    if not bucket:
-        raise UsageError(f"{command} needs a bucket: set S3_BUCKET (environment or --env-file) or pass --s3-bucket")
-    return credentials.deploy_target(bucket, prefix, bucket_source, env_file, args.env_file, command=command)
+    return bucket_target.resolve(args.s3_bucket, args.s3_prefix, args.env_file, real=True, command=command)
 
 
 def run(args, command: str, work):
