@@ -228,11 +228,8 @@ class Manifest:
 def load(client, target: s3.Target) -> Manifest:
     """The manifest the bucket holds, checked at every level; Invalid when it is not JSON at all."""
     key = key_for(target)
-    try:
-        current = client.get_object(Bucket=target.bucket, Key=key)
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) not in s3.NOT_FOUND:
-            raise
+    current = s3.get_or_none(client, target.bucket, key)
+    if current is None:
         return Manifest(target.url(key), {"stacks": {}}, dict(ABSENT))
     try:
         document = loads(current["Body"].read())

@@ -180,12 +180,9 @@ class _Changed(Exception):
 
 
 def remote_archive(client, target: s3.Target, keys: s3.Keys) -> Remote | None:
-    try:
-        head = client.head_object(Bucket=target.bucket, Key=keys.archive, ChecksumMode="ENABLED")
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) in s3.NOT_FOUND:
-            return None
-        raise
+    head = s3.head_or_none(client, target.bucket, keys.archive, ChecksumMode="ENABLED")
+    if head is None:
+        return None
     metadata = head.get("Metadata", {})
     sha256 = metadata.get("sha256") or (base64.b64decode(head["ChecksumSHA256"]).hex()
                                         if head.get("ChecksumSHA256") else "(unknown)")
@@ -407,12 +404,8 @@ def _profile_write(client, target, local: Local, record: dict | None) -> tuple:
     if not isinstance(sha256, str) or len(sha256) != 64:
         return None, ""  # no profile named (a quick build), or a record check-published names as broken
     key = s3.profile_key(target, sha256)
-    try:
-        client.head_object(Bucket=target.bucket, Key=key)
+    if s3.head_or_none(client, target.bucket, key) is not None:
         return None, ""
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) not in s3.NOT_FOUND:
-            raise
     if local.profile is None or not local.profile.exists() or file_sha256(local.profile) != sha256:
         return None, (f"{target.url(key)}, the profile the published record names, is missing, and this machine "
                       "does not have it: rebuild and publish with --overwrite")
@@ -434,7 +427,7 @@ def _put(client, target, write: Write):
     except s3.botocore.exceptions.ClientError as exc:
         # If-Match on an object deleted since it was read is answered 404 NoSuchKey: changed too.
         if s3.error_code(exc) in s3.CONDITION_FAILED or ("IfMatch" in write.condition
-                                                         and s3.error_code(exc) in s3.NOT_FOUND):
+                                                         and s3.missing(exc)):
             raise _Changed(write.key) from None
         raise
 
@@ -465,12 +458,9 @@ def _stack_arch_runtime(keys: s3.Keys):
 
 def _read(client, target, key) -> tuple:
     """(an object's bytes, its ETag), or (None, None) when there is no such key."""
-    try:
-        answer = client.get_object(Bucket=target.bucket, Key=key)
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) in s3.NOT_FOUND:
-            return None, None
-        raise
+    answer = s3.get_or_none(client, target.bucket, key)
+    if answer is None:
+        return None, None
     return answer["Body"].read(), answer["ETag"]
 
 

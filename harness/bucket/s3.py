@@ -6,6 +6,7 @@ errors (5xx, throttling, connection resets) are retried by botocore's standard r
 
 import urllib.parse
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import botocore.config
@@ -127,14 +128,44 @@ def ensure_bucket(client, bucket):
             raise
 
 
-def get_text(client, target: Target, key: str) -> str | None:
-    """An object's content as text, or None when there is no such key."""
+def missing(exc) -> bool:
+    """Whether an S3 error says there is no such key: the one test of "is it there"."""
+    return isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) in NOT_FOUND
+
+
+def _or_none(request, **params):
+    """request(**params)'s answer, or None when there is no such key; any other error is raised."""
     try:
-        return client.get_object(Bucket=target.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+        return request(**params)
     except botocore.exceptions.ClientError as exc:
-        if error_code(exc) in NOT_FOUND:
+        if missing(exc):
             return None
         raise
+
+
+def head_or_none(client, bucket: str, key: str, **params) -> dict | None:
+    """HEAD of an object (its size, metadata, ETag, ...), or None when there is no such key (a
+    HEAD's answer has no body, so a bucket that does not exist is a 404 too: pre-flight checks the
+    bucket before any of these)."""
+    return _or_none(client.head_object, Bucket=bucket, Key=key, **params)
+
+
+def get_or_none(client, bucket: str, key: str, **params) -> dict | None:
+    """GET of an object (its Body to read, its ETag, ...), or None when there is no such key."""
+    return _or_none(client.get_object, Bucket=bucket, Key=key, **params)
+
+
+def download_or_none(client, bucket: str, key: str, path) -> Path | None:
+    """An object downloaded to path (boto3's download_file: ranged, parallel parts), path, or None
+    when there is no such key."""
+    found = _or_none(lambda: client.download_file(bucket, key, str(path)) or True)
+    return Path(path) if found else None
+
+
+def get_text(client, target: Target, key: str) -> str | None:
+    """An object's content as text, or None when there is no such key."""
+    answer = get_or_none(client, target.bucket, key)
+    return None if answer is None else answer["Body"].read().decode("utf-8", "replace")
 
 
 def error_code(exc) -> str:

@@ -62,12 +62,10 @@ def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
 
 def _download_hash(client, target, key) -> tuple[str, int] | None:
     """The sha256 and size of an object's bytes, downloaded and hashed here; None when it is missing."""
-    try:
-        body = client.get_object(Bucket=target.bucket, Key=key)["Body"]
-    except s3.botocore.exceptions.ClientError as exc:
-        if s3.error_code(exc) in s3.NOT_FOUND:
-            return None
-        raise
+    answer = s3.get_or_none(client, target.bucket, key)
+    if answer is None:
+        return None
+    body = answer["Body"]
     digest, size = hashlib.sha256(), 0
     for chunk in iter(lambda: body.read(1 << 20), b""):
         digest.update(chunk)

@@ -86,13 +86,9 @@ def fetch(client, target: s3.Target, runtime: str, stack: str, arch: str, into: 
         key = s3.profile_key(target, wanted)
         profile = into / "profile.tar.zst"
         say(f"downloading {target.url(key)}")
-        try:
-            client.download_file(target.bucket, key, str(profile))
-        except s3.botocore.exceptions.ClientError as exc:
-            if s3.error_code(exc) in s3.NOT_FOUND:
-                raise UsageError(f"{target.url(key)}, the profile the record names, is missing: the release build "
-                                 "cannot be repeated without it") from None
-            raise
+        if s3.download_or_none(client, target.bucket, key, profile) is None:
+            raise UsageError(f"{target.url(key)}, the profile the record names, is missing: the release build "
+                             "cannot be repeated without it")
         if file_sha256(profile) != wanted:
             raise UsageError(f"{target.url(key)} does not hash to the sha256 its record and its name give")
     return Published(archive, sha256, record, profile)
