@@ -104,9 +104,9 @@ deploy-runtimes: setup
 
 # The pyruntimes/ images that a refresh or a changed stack file superseded, for every stack (a run
 # removes those of the stacks it uses): never another's image, one a container uses, or one a run
-# took within the last day (harness/prune.py).
+# took within the last day (harness/commands/prune.py).
 prune: setup
-	$(PY) -c 'import sys; from harness import prune; sys.exit(prune.main())'
+	$(PY) -m harness prune
 
 clean:
 	rm -rf out

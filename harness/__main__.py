@@ -16,6 +16,9 @@
                                             rebuilds what the bucket publishes for the pair, from its
                                             record and profile, and compares bytes (harness/commands/rebuild.py);
                                             exit status 1 with the files that differ
+    python -m harness prune                 removes the stack images a refresh or a changed stack
+                                            superseded, for every stack (used by `make prune`;
+                                            harness/commands/prune.py)
     python -m harness attest-subjects DIR [--s3-bucket B] [--s3-prefix P] [--env-file F]
                                             the archives whose records lie under DIR and that the
                                             manifest lists with their sha256, in sha256sum format
@@ -28,10 +31,10 @@ import argparse
 import sys
 
 from . import emulation
-from .commands import build_image, matrix, on_bucket, published, rebuild, subjects
+from .commands import build_image, matrix, on_bucket, prune, published, rebuild, subjects
 
 COMMANDS = {"build-image": build_image.main, "check-published": published.main, "matrix": matrix.main,
-            "attest-subjects": subjects.main, "rebuild": rebuild.main}
+            "attest-subjects": subjects.main, "rebuild": rebuild.main, "prune": prune.main}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -67,6 +70,7 @@ def main(argv=None):
     again.add_argument("--out-dir", help="where the rebuild goes (default: a fresh temporary folder); an out folder "
                                          "that already holds a build of the same inputs is reused")
     on_bucket.add_options(again)
+    sub.add_parser("prune", help="remove the stack images a refresh or a changed stack superseded, every stack's")
     args = parser.parse_args(argv)
     return COMMANDS[args.command](args)
 

@@ -10,7 +10,8 @@ import docker
 import docker.errors
 import pytest
 
-from harness import engine, images, prune
+from harness import engine, images
+from harness.commands import prune
 from harness.stacks import load_stack
 from tests.helpers import NATIVE, run_harness
 
@@ -71,7 +72,7 @@ def test_a_refresh_removes_the_images_it_superseded_and_only_those(client, tmp_p
     own, refreshed as a run refreshes one: its base tag moves to a new image, so the next run
     makes build and run images under new tags. The superseded ones go when a run takes the new
     ones, except one a container uses and one a run took within the grace; never an image the
-    harness did not label, nor another stack's; `make prune` (harness/prune.py) removes the rest."""
+    harness did not label, nor another stack's; `make prune` (harness/commands/prune.py) removes the rest."""
     found = [tag for image in client.images.list(name=f"{images.REPOSITORY}/*")
              for tag in image.tags if "-base:" in tag and image.attrs.get("Architecture") == NATIVE]
     if not found:

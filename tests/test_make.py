@@ -1,6 +1,7 @@
 """The Make targets maintainers use, run as they run them."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -84,3 +85,21 @@ def test_make_deploy_stops_at_bad_input_with_the_value_intact(tmp_path, variable
                   "PYTEST_ARGS=--collect-only")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(words.format(tmp=tmp_path)), result.stderr
+
+
+def test_prune_is_the_harness_command(tmp_path):
+    """`make prune` runs `python -m harness prune` (harness/commands/prune.py) for real: with no
+    engine to answer, the command's one line and exit status 2 come back through make; the
+    command's own --help is the dispatcher's."""
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    result = subprocess.run(["make", "-s", "-o", "setup", "-o", "venv", "prune", f"PY={sys.executable}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: no Docker engine answers"), result.stderr
+    assert "Error 2" in result.stderr  # make's report of the command's exit status
+    direct = subprocess.run([sys.executable, "-m", "harness", "prune"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert direct.returncode == 2 and direct.stdout == "", direct
+    assert direct.stderr.startswith("error: no Docker engine answers") and len(direct.stderr.splitlines()) == 1
+    assert "prune" in subprocess.run([sys.executable, "-m", "harness", "--help"], cwd=ROOT, capture_output=True,
+                                     text=True, timeout=300).stdout

@@ -1,4 +1,4 @@
-"""`make prune`: remove the stack images a refresh or a changed stack superseded, for every stack.
+"""`python -m harness prune` (`make prune`): remove the stack images a refresh or a changed stack superseded, for every stack.
 
 A run already removes those of the stacks it uses, when it takes their images
 (images.remove_superseded); this does the same for every stack of stacks/ at once, under each
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import emulation, engine, images, layout
-from .errors import DataFileError, UsageError
-from .stacks import load_stacks
+from .. import emulation, engine, images, layout
+from ..errors import DataFileError, UsageError
+from ..stacks import load_stacks
 
 
 def prune(client, stacks, cache_dir: Path, log=print, grace=images.USE_GRACE) -> list:
@@ -42,7 +42,9 @@ def prune(client, stacks, cache_dir: Path, log=print, grace=images.USE_GRACE) ->
     return removed
 
 
-def main() -> int:
+def main(args=None) -> int:
+    """Every stack's superseded images removed, one line saying how many; exit status 2, one line,
+    when no engine answers or a stack file does not validate."""
     try:
         client = engine.connect()
         removed = prune(client, load_stacks(layout.STACKS), layout.cache_dir())
