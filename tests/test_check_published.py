@@ -14,7 +14,7 @@ import pytest
 
 from harness.bucket import manifest, publish, s3
 from tests.helpers import ROOT
-from tests.test_publish import ENTRY, endpoint, local_build, target  # noqa: F401  (fixtures)
+from tests.test_publish import ENTRY, endpoint, local_build, schema_1, target  # noqa: F401  (fixtures)
 
 
 def harness(target, command, *args, env=None):
@@ -67,6 +67,66 @@ def test_what_was_published_checks_out(tmp_path, target):
     assert "2 archive(s) listed, each present with its sha256" in result.stdout
 
 
+@pytest.mark.parametrize("written", ["as the harness wrote it", 'with "schema": 1'])
+def test_a_bucket_whose_manifest_is_schema_1_checks_out_and_attests(tmp_path, target, written):
+    """What a harness before issue 25 published (amd64 at stacks.STACK.RUNTIME, arm64 under
+    architectures) is still read by check-published and attest-subjects, and named where wrong."""
+    client, locals_ = publish_two(tmp_path, target)
+    arm64 = pair_build(tmp_path, target, "python-3.13.15", arch="arm64")
+    assert publish.publish(client, target, arm64).ok
+    key = target.prefix + "manifest.json"
+    old = schema_1(bucket_json(client, target, key))
+    assert set(old) == {"stacks", "architectures"} and set(old["stacks"]["debian-12"]) == {"python-3.11.2",
+                                                                                           "python-3.13.15"}
+    put_json(client, target, key, old if written == "as the harness wrote it" else {"schema": 1, **old})
+    result = check_published(target)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 archive(s) listed, each present with its sha256" in result.stdout
+    records = tmp_path / "records"
+    records.mkdir()
+    for local in (*locals_, arm64):
+        (records / f"{local.keys.record.replace('/', '-')}").write_text(json.dumps(local.record))
+    result = harness(target, "attest-subjects", str(records))
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.splitlines()) == sorted(f"{local.sha256}  {local.keys.archive}"
+                                                        for local in (*locals_, arm64))
+    # Its arm64 entry made wrong: named where the schema 1 manifest has it.
+    old["architectures"]["arm64"]["stacks"]["debian-12"]["python-3.13.15"]["size"] = -1
+    put_json(client, target, key, old)
+    result = check_published(target)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [f"{key}: architectures.arm64.stacks.debian-12.python-3.13.15.size is -1, "
+                                          "should be a whole number of bytes"]
+
+
+@pytest.mark.parametrize("schema", [3, "2", -1, 2.0, True, None], ids=repr)
+def test_a_manifest_of_an_unknown_schema_is_refused_by_every_command_and_left_untouched(tmp_path, target, schema):
+    """A manifest a newer (or broken) harness wrote: its shape cannot be known, so no command reads
+    it and no publish writes over it: one line naming the field and the versions this one reads."""
+    client, (old, new) = publish_two(tmp_path, target)
+    key = target.prefix + "manifest.json"
+    put_json(client, target, key, {**bucket_json(client, target, key), "schema": schema})
+    before = client.get_object(Bucket=target.bucket, Key=key)["Body"].read()
+    line = (f"the manifest {target.url(key)}: schema is {manifest.shown(schema)}, a version this harness does not "
+            'read (it reads 2, and 1: a manifest without "schema"); it is left as it is: use the harness that wrote '
+            "it, or repair it, then rerun")
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "python-3.13.15.tar.zst.json").write_text(json.dumps(new.record))
+    for command in (["check-published"], ["rebuild", "python-3.13.15", "debian-12"], ["attest-subjects", str(records)]):
+        result = harness(target, *command)
+        assert_no_traceback(result)
+        assert (result.returncode, result.stdout) == (1, ""), command
+        assert result.stderr.strip().splitlines()[-1] == "error: " + line, command
+        assert [text for text in result.stderr.splitlines() if text.startswith("error:")] == ["error: " + line]
+    third = pair_build(tmp_path, target, "python-3.12.12")
+    for step in (publish.publish, publish.assess, publish.settle_existing):
+        with pytest.raises(manifest.Invalid) as refused:
+            step(client, target, third if step is publish.publish else new)
+        assert str(refused.value) == line
+    assert client.get_object(Bucket=target.bucket, Key=key)["Body"].read() == before
+
+
 def test_a_tampered_archive_a_missing_sbom_and_a_stray_are_each_named(tmp_path, target):
     client, (old, new) = publish_two(tmp_path, target)
     client.put_object(Bucket=target.bucket, Key=old.keys.archive, Body=b"archive of python-3.11.2, changed")
@@ -111,15 +171,21 @@ def test_a_prefix_without_a_manifest_is_a_problem_not_a_pass(tmp_path, target):
     assert result.stdout.splitlines() == ["runtimez/manifest.json: missing: the prefix has no manifest (is the prefix right?)"]
 
 
-def test_a_manifest_of_the_wrong_shape_is_named_not_a_traceback(tmp_path, target):
+@pytest.mark.parametrize("body, line", [
+    (b'{"stacks": {"debian-12": ["python-3.13.15"]}}',  # schema 1
+     "stacks.debian-12 is a list, should be an object of runtimes ({RUNTIME: entry})"),
+    (b'{"schema": 2, "stacks": {"debian-12": ["python-3.13.15"]}}',
+     "stacks.debian-12 is a list, should be an object of architectures ({ARCH: {RUNTIME: entry}})"),
+    (b'{"schema": 2, "stacks": {"debian-12": {"amd64": ["python-3.13.15"]}}}',
+     "stacks.debian-12.amd64 is a list, should be an object of runtimes ({RUNTIME: entry})"),
+], ids=["schema 1", "schema 2, stack", "schema 2, architecture"])
+def test_a_manifest_of_the_wrong_shape_is_named_not_a_traceback(tmp_path, target, body, line):
     client, _ = publish_two(tmp_path, target)
-    client.put_object(Bucket=target.bucket, Key=target.prefix + "manifest.json",
-                      Body=b'{"stacks": {"debian-12": ["python-3.13.15"]}}')
+    client.put_object(Bucket=target.bucket, Key=target.prefix + "manifest.json", Body=body)
     result = check_published(target)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
-    assert (f"{target.prefix}manifest.json: stacks.debian-12 is a list, should be an object of runtimes "
-            "({RUNTIME: entry})") in lines
+    assert f"{target.prefix}manifest.json: {line}" in lines
     # ...and the two archives, which it no longer lists, are strays now.
     assert sum(line.endswith("an archive the manifest does not list") for line in lines) == 2
 
@@ -164,8 +230,9 @@ OTHER_PAIRS = {  # where the archive an entry points at really belongs, and its 
 }
 
 
+@pytest.mark.parametrize("schema", [1, 2])
 @pytest.mark.parametrize("other", OTHER_PAIRS)
-def test_an_entry_keyed_at_another_pair_is_named(tmp_path, target, other):
+def test_an_entry_keyed_at_another_pair_is_named(tmp_path, target, other, schema):
     """The entry for python-3.13.15 on debian-12 (amd64) copied from another pair's, whose archive,
     checksum, record, SBOM and provenance are all there and consistent: every byte checks out, but
     a consumer asking for this pair would get the other's runtime. Before issue 24: exit status 0."""
@@ -175,39 +242,48 @@ def test_an_entry_keyed_at_another_pair_is_named(tmp_path, target, other):
     assert publish.publish(client, target, elsewhere).ok
     document = bucket_json(client, target, target.prefix + "manifest.json")
     forged = dict(manifest.entry(document, stack, runtime, arch), arch="amd64")  # only the key gives it away
-    manifest.stacks_of(document, "amd64", create=True).setdefault("debian-12", {})["python-3.13.15"] = forged
-    put_json(client, target, target.prefix + "manifest.json", document)
+    manifest.runtimes_of(document, "debian-12", "amd64", create=True)["python-3.13.15"] = forged
+    put_json(client, target, target.prefix + "manifest.json", document if schema == 2 else schema_1(document))
 
     result = check_published(target)
     assert result.returncode == 1
     assert_no_traceback(result)
     right = s3.keys_for(target, "debian-12", "amd64", "python-3.13.15").archive
     assert result.stdout.splitlines() == [
-        f"{target.prefix}manifest.json: stacks.debian-12.python-3.13.15.key is '{elsewhere.keys.archive}', should be "
+        f"{target.prefix}manifest.json: stacks.debian-12{'.amd64' * (schema == 2)}.python-3.13.15.key is "
+        f"'{elsewhere.keys.archive}', should be "
         f"'{right}': the layout's key of python-3.13.15 on debian-12 (amd64), where the manifest lists it"]
 
 
+@pytest.mark.parametrize("schema", [1, 2])
 @pytest.mark.parametrize("member", [["stacks", {}], "stacks"], ids=["list", "string"])
-def test_an_architectures_member_that_is_not_an_object_is_named_and_never_published_over(tmp_path, target, member):
-    """Before issue 24, check-published passed it, and the next arm64 publish crashed on it."""
+def test_an_architectures_member_that_is_not_an_object_is_named_and_never_published_over(tmp_path, target, member,
+                                                                                          schema):
+    """Before issue 24, check-published passed it, and the next arm64 publish crashed on it. Schema 1
+    lists arm64 under architectures.arm64; schema 2 under stacks.debian-12.arm64."""
     client, (old, new) = publish_two(tmp_path, target)
     key = target.prefix + "manifest.json"
     document = bucket_json(client, target, key)
-    put_json(client, target, key, {**document, "architectures": {"arm64": member}})
+    if schema == 1:
+        put_json(client, target, key, {**schema_1(document), "architectures": {"arm64": member}})
+        where, what = "architectures.arm64", 'an object with stacks only ({"stacks": {STACK: {RUNTIME: entry}}})'
+    else:
+        document["stacks"]["debian-12"]["arm64"] = member
+        put_json(client, target, key, document)
+        where, what = "stacks.debian-12.arm64", "an object of runtimes ({RUNTIME: entry})"
 
     result = check_published(target)
     assert result.returncode == 1
     assert_no_traceback(result)
     assert result.stdout.splitlines() == [
-        f"{key}: architectures.arm64 is {'a list' if isinstance(member, list) else repr(member)}, should be an "
-        'object with stacks only ({"stacks": {STACK: {RUNTIME: entry}}})']
+        f"{key}: {where} is {'a list' if isinstance(member, list) else repr(member)}, should be {what}"]
 
     arm64 = pair_build(tmp_path, target, "python-3.13.15", arch="arm64")
     before = client.get_object(Bucket=target.bucket, Key=key)["Body"].read()
     with pytest.raises(manifest.Invalid) as refused:
         publish.publish(client, target, arm64)
     assert str(refused.value).startswith(f"the manifest {target.url(key)} is not what the harness writes: "
-                                         "architectures.arm64 is ")
+                                         f"{where} is ")
     assert "\n" not in str(refused.value) and "left as it is" in str(refused.value)
     assert client.get_object(Bucket=target.bucket, Key=key)["Body"].read() == before
 
@@ -248,13 +324,14 @@ def test_deeply_nested_json_is_one_line(tmp_path, target):
             "repair or delete it, then rerun")
 
 
-def test_wrong_types_at_each_level_of_the_manifest_are_one_line_each(tmp_path, target):
-    """One manifest wrong in every way at once (the two real entries kept): each is one line naming
-    where and what would be right, and nothing else is named."""
+@pytest.mark.parametrize("schema", [1, 2])
+def test_wrong_types_at_each_level_of_the_manifest_are_one_line_each(tmp_path, target, schema):
+    """One manifest wrong in every way at once (the two real entries kept), in the shape of each
+    schema: each problem is one line naming where and what would be right, and nothing else is named."""
     client, (old, new) = publish_two(tmp_path, target)
     key = target.prefix + "manifest.json"
     document = bucket_json(client, target, key)
-    entries = document["stacks"]["debian-12"]
+    entries = document["stacks"]["debian-12"]["amd64"]
     good = entries["python-3.13.15"]
     runtimes = {
         "python-3.9.1": "an entry",
@@ -272,25 +349,44 @@ def test_wrong_types_at_each_level_of_the_manifest_are_one_line_each(tmp_path, t
         if isinstance(entry, dict) and runtime != "python 3.15" and entry.get("key") == good["key"]:
             entry["key"] = s3.keys_for(target, "debian-12", "amd64", runtime).archive
     del good["version"]  # missing, but what is read of it is right: still checked, and named
-    document["stacks"]["debian-12"].update(runtimes)
-    document["stacks"]["heroku-24"] = []
-    document["architectures"] = {"amd64": {"stacks": {}}, "arm64": {"stacks": "debian-12"},
-                                 "riscv64": {"stacks": {}, "extra": 1}}
-    document["schema"] = 2
+    entries.update(runtimes)
+    if schema == 1:
+        document = schema_1(document)
+        document["stacks"]["heroku-24"] = []
+        document["stacks"]["debian-13"] = {"arm64": {}}  # schema 2's level, its "schema" lost
+        document["architectures"] = {"amd64": {"stacks": {}}, "arm64": {"stacks": "debian-12"},
+                                     "riscv64": {"stacks": {}, "extra": 1}}
+        document["version"] = 2
+        at, frame = f"{key}: stacks.debian-12", [
+            f"{key}: version is not a field the harness writes there (it writes stacks, architectures)",
+            f"{key}: architectures.amd64 should not be there: amd64 runtimes are listed under stacks",
+            f"{key}: architectures.riscv64.extra is not a field the harness writes there (it writes stacks)",
+            f"{key}: architectures.arm64.stacks is 'debian-12', should be an object of stacks "
+            "({STACK: {RUNTIME: entry}})",
+            f"{key}: stacks.heroku-24 is an empty list, should be an object of runtimes ({{RUNTIME: entry}})",
+            f"{key}: stacks.debian-13.arm64: an architecture where schema 1 lists runtimes (schema 2 lists "
+            'stacks.STACK.ARCH.RUNTIME: is its "schema": 2 missing?)']
+    else:
+        document["stacks"]["heroku-24"] = []
+        document["stacks"]["debian-13"] = {"amd64": "python-3.13.15", "arm 64": {}, "arm64": {}}
+        document["stacks"]["debian/14"] = {}
+        document["architectures"] = {"arm64": {"stacks": {}}}  # schema 1's level, in a schema 2 manifest
+        at, frame = f"{key}: stacks.debian-12.amd64", [
+            f"{key}: architectures is not a field the harness writes there (it writes schema, stacks)",
+            f"{key}: stacks.heroku-24 is an empty list, should be an object of architectures "
+            "({ARCH: {RUNTIME: entry}})",
+            f"{key}: stacks.debian-13.amd64 is 'python-3.13.15', should be an object of runtimes ({{RUNTIME: entry}})",
+            f"{key}: stacks.debian-13['arm 64']: not an architecture's name, should be a name of letters, digits and "
+            "._+- (as python-3.13.15, debian-12, arm64)",
+            f"{key}: stacks['debian/14']: not a stack's name, should be a name of letters, digits and ._+- "
+            "(as python-3.13.15, debian-12, arm64)"]
     put_json(client, target, key, document)
 
     result = check_published(target)
     assert result.returncode == 1
     assert_no_traceback(result)
-    at = f"{key}: stacks.debian-12"
-    assert sorted(result.stdout.splitlines()) == sorted([
-        f"{key}: schema is not a field the harness writes there (it writes stacks, architectures)",
-        f"{key}: architectures.amd64 should not be there: amd64 runtimes are listed under stacks",
-        f"{key}: architectures.riscv64.extra is not a field the harness writes there (it writes stacks)",
-        f"{key}: architectures.arm64.stacks is 'debian-12', should be an object of stacks "
-        "({STACK: {RUNTIME: entry}})",
-        f"{key}: stacks.heroku-24 is an empty list, should be an object of runtimes ({{RUNTIME: entry}})",
-        f"{key}: stacks.debian-12['python 3.15']: not a runtime's name, should be a name of letters, digits and ._+- "
+    assert sorted(result.stdout.splitlines()) == sorted(frame + [
+        f"{at}['python 3.15']: not a runtime's name, should be a name of letters, digits and ._+- "
         "(as python-3.13.15, debian-12, arm64)",
         f"{at}.python-3.9.1 is 'an entry', should be an object (an archive's entry: key, sha256, size, version, arch, "
         "formula_sha256, build_seconds)",
@@ -354,29 +450,37 @@ def one_error_line(result, status):
     return errors[0]
 
 
-def test_rebuild_given_a_wrong_manifest_or_record_is_one_line(tmp_path, target):
+def in_schema(schema, document):
+    """A schema 2 document as it is, or as schema 1 (tests/test_publish.py's schema_1)."""
+    return document if schema == 2 else schema_1(document)
+
+
+@pytest.mark.parametrize("schema", [1, 2])
+def test_rebuild_given_a_wrong_manifest_or_record_is_one_line(tmp_path, target, schema):
     client, (old, new) = publish_two(tmp_path, target)
     key = target.prefix + "manifest.json"
     document = bucket_json(client, target, key)
     put_json(client, target, new.keys.record, {**new.record, **REFUSED_RECIPE})
 
     # The pair's entry keyed at the other pair's archive.
-    entries = document["stacks"]["debian-12"]
-    put_json(client, target, key, {"stacks": {"debian-12": {**entries, "python-3.13.15": entries["python-3.11.2"]}}})
+    entries = document["stacks"]["debian-12"]["amd64"]
+    put_json(client, target, key, in_schema(schema, {"schema": 2, "stacks": {"debian-12": {"amd64": {
+        **entries, "python-3.13.15": entries["python-3.11.2"]}}}}))
     line = one_error_line(harness(target, "rebuild", "python-3.13.15", "debian-12"), 1)
     assert line.startswith(f"error: the manifest {target.url(key)} lists python-3.13.15 on debian-12 (amd64) in an "
-                           "entry the harness does not write: stacks.debian-12.python-3.13.15.key is "
-                           f"'{old.keys.archive}'")
+                           f"entry the harness does not write: stacks.debian-12{'.amd64' * (schema == 2)}."
+                           f"python-3.13.15.key is '{old.keys.archive}'")
 
     # A frame that is not what the harness writes: no command uses the manifest.
-    put_json(client, target, key, {**document, "architectures": "arm64"})
+    put_json(client, target, key, {**in_schema(schema, document), "architectures": "arm64"})
     line = one_error_line(harness(target, "rebuild", "python-3.13.15", "debian-12"), 1)
-    assert line == (f"error: the manifest {target.url(key)} is not what the harness writes: architectures is "
-                    "'arm64', should be an object {ARCH: {\"stacks\": {STACK: {RUNTIME: entry}}}}; it is left as it "
-                    "is: repair or delete it, then rerun")
+    assert line == (f"error: the manifest {target.url(key)} is not what the harness writes: " + (
+        "architectures is 'arm64', should be an object {ARCH: {\"stacks\": {STACK: {RUNTIME: entry}}}}" if schema == 1
+        else "architectures is not a field the harness writes there (it writes schema, stacks)")
+        + "; it is left as it is: repair or delete it, then rerun")
 
     # The manifest right; the record of a wrong shape, or of another pair.
-    put_json(client, target, key, document)
+    put_json(client, target, key, in_schema(schema, document))
     for record, why in (({**new.record, **REFUSED_RECIPE, "profile_data": ["x"]}, "profile_data is a list"),
                         ({**new.record, **REFUSED_RECIPE, "harness_revision": "abc"}, "harness_revision is 'abc'"),
                         ({**new.record, **REFUSED_RECIPE, "images": {"build": {"packages": []}}},
@@ -394,10 +498,12 @@ def test_rebuild_given_a_wrong_manifest_or_record_is_one_line(tmp_path, target):
     assert "builds/build-python.sh differs from the script that built it" in line
 
 
-def test_attest_subjects_given_a_wrong_manifest_or_records_is_one_line(tmp_path, target):
+@pytest.mark.parametrize("schema", [1, 2])
+def test_attest_subjects_given_a_wrong_manifest_or_records_is_one_line(tmp_path, target, schema):
     client, (old, new) = publish_two(tmp_path, target)
     key = target.prefix + "manifest.json"
     document = bucket_json(client, target, key)
+    put_json(client, target, key, in_schema(schema, document))
     records = tmp_path / "records"
     (records / "a").mkdir(parents=True)
     (records / "a" / "python-3.13.15-release-k1.tar.zst.json").write_text(json.dumps(new.record))
@@ -408,17 +514,21 @@ def test_attest_subjects_given_a_wrong_manifest_or_records_is_one_line(tmp_path,
     assert result.stdout == f"{old.sha256}  {old.keys.archive}\n{new.sha256}  {new.keys.archive}\n"
 
     # The frame wrong: refused, one line.
-    put_json(client, target, key, {**document, "architectures": {"arm64": "stacks"}})
+    if schema == 1:
+        put_json(client, target, key, {**schema_1(document), "architectures": {"arm64": "stacks"}})
+    else:
+        put_json(client, target, key, {**document, "stacks": {"debian-12": {**document["stacks"]["debian-12"],
+                                                                            "arm64": "stacks"}}})
     line = one_error_line(harness(target, "attest-subjects", str(records)), 1)
-    assert line.startswith(f"error: the manifest {target.url(key)} is not what the harness writes: architectures.arm64 "
-                           "is 'stacks'")
+    assert line.startswith(f"error: the manifest {target.url(key)} is not what the harness writes: "
+                           f"{'architectures.arm64' if schema == 1 else 'stacks.debian-12.arm64'} is 'stacks'")
     assert harness(target, "attest-subjects", str(records)).stdout == ""
 
     # An entry that is a list (an AttributeError before issue 24), another keyed at the other pair's
     # archive, and a record whose stack is a list (unhashable before): none is a subject.
-    entries = document["stacks"]["debian-12"]
-    put_json(client, target, key, {"stacks": {"debian-12": {"python-3.13.15": [entries["python-3.13.15"]],
-                                                            "python-3.11.2": entries["python-3.13.15"]}}})
+    entries = document["stacks"]["debian-12"]["amd64"]
+    put_json(client, target, key, in_schema(schema, {"schema": 2, "stacks": {"debian-12": {"amd64": {
+        "python-3.13.15": [entries["python-3.13.15"]], "python-3.11.2": entries["python-3.13.15"]}}}}))
     (records / "b").mkdir()
     (records / "b" / "python-3.11.2-release-k2.tar.zst.json").write_text(json.dumps({**old.record, "stack": ["x"]}))
     result = harness(target, "attest-subjects", str(records))

@@ -63,7 +63,8 @@ def test_deploy_with_bucket_and_prefix_from_the_environment(release_out, s3):
     assert result.returncode == 0, result.stdout[-4000:]
     assert keys(client, bucket) == expected_keys("python/runtimes/", client, bucket)
     manifest = json.loads(client.get_object(Bucket=bucket, Key="python/runtimes/manifest.json")["Body"].read())
-    entry = manifest["stacks"]["debian-12"]["python-3.11.2"]
+    assert manifest["schema"] == 2
+    entry = manifest["stacks"]["debian-12"]["amd64"]["python-3.11.2"]
     assert entry["sha256"] == table_row(result.stdout, "python-3.11.2-debian-12")[-1]
     # The record accounts for the PGO training run: how many test files ran, which failed.
     record_key = "python/runtimes/debian-12/amd64/python-3.11.2.tar.zst.json"

@@ -53,7 +53,8 @@ def test_runners_publishing_disjoint_slices_at_once_leave_one_complete_bucket(tm
 
     client = s3.client_for(target)
     manifest = json.loads(client.get_object(Bucket=target.bucket, Key=target.prefix + "manifest.json")["Body"].read())
-    listed = {(runtime, stack) for stack, runtimes in manifest["stacks"].items() for runtime in runtimes}
+    listed = {(runtime, stack) for stack, arches in manifest["stacks"].items() for runtimes in arches.values()
+              for runtime in runtimes}
     assert listed == set(SLICES)  # every runner's entry, none lost to another's concurrent update
 
     result = check_published(target)

@@ -4,10 +4,12 @@ or refused with one line per problem; never an exception, never exit status 0 fo
 harness would not write, never the canary secret planted in the environment.
 
 Each manifest starts as one the harness writes (entries made by publish.manifest_entry, placed by
-manifest.stacks_of, as manifest.update does), checked on its own first so that a reader refusing
-everything cannot pass; then one change known to make it wrong is planted: a level of another JSON
-type, a field removed or added, a name no layout has, an entry keyed at another pair, a value of a
-type (or a string of a form) its field does not take. Which values a field takes is written here on
+manifest.put, as manifest.update does: schema 2) or wrote before issue 25 (schema 1, placed here as
+that harness placed them: amd64 at the top, other architectures under "architectures"), checked on
+its own first so that a reader refusing everything cannot pass; then one change known to make it
+wrong is planted: a level of another JSON type, a field removed or added, a name no layout has, a
+schema no reader knows, an entry keyed at another pair, a value of a type (or a string of a form)
+its field does not take. Which values a field takes is written here on
 its own (by JSON type and form), not read from the reader's tables. Completely random JSON is fed
 too: whatever it accepts must be what a consumer can rely on. Most examples feed the reader
 directly (fast); a few run `python -m harness check-published`, `attest-subjects` and `rebuild`
@@ -125,11 +127,14 @@ def assert_lines(lines):
 # -- Manifests the harness writes, and each made wrong in one known way ----------------------------
 
 @st.composite
-def right_manifests(draw, min_size=0):
-    """(a manifest as manifest.update writes it, {(stack, arch, runtime): (sha256, size)})."""
+def right_manifests(draw, min_size=0, schemas=(1, 2)):
+    """(a manifest as manifest.update writes it (schema 2) or the harness wrote it before (schema
+    1), {(stack, arch, runtime): (sha256, size)})."""
+    schema = draw(st.sampled_from(schemas))
+    hypothesis.event(f"schema {schema}")
     pairs = draw(st.lists(st.tuples(st.sampled_from(STACKS), st.sampled_from(ARCHES), st.sampled_from(RUNTIMES)),
                           unique=True, min_size=min_size, max_size=5))
-    document, listed = {"stacks": {}}, {}
+    document, listed = ({"schema": 2, "stacks": {}} if schema == 2 else {"stacks": {}}), {}
     for stack, arch, runtime in pairs:
         sha256, size = draw(SHA256S), draw(st.integers(0, 2 ** 40))
         local = publish.Local(keys=s3.keys_for(TARGET, stack, arch, runtime), cache_key="k",
@@ -137,7 +142,12 @@ def right_manifests(draw, min_size=0):
                                      "formula_sha256": draw(SHA256S),
                                      "build_seconds": draw(st.none() | st.floats(0, 1e5))})
         entry = publish.manifest_entry(local, publish.Remote(sha256=sha256, size=size, metadata={}))
-        manifest.stacks_of(document, arch, create=True).setdefault(stack, {})[runtime] = entry
+        if schema == 2:
+            manifest.put(document, stack, arch, runtime, entry)
+        else:
+            stacks = document["stacks"] if arch == "amd64" else document.setdefault("architectures", {}).setdefault(
+                arch, {"stacks": {}})["stacks"]
+            stacks.setdefault(stack, {})[runtime] = entry
         listed[(stack, arch, runtime)] = (sha256, size)
     return document, listed
 
@@ -146,11 +156,36 @@ def not_an_object():
     return VALUES.filter(lambda value: not isinstance(value, dict))
 
 
-def levels(document):
-    """(architecture, its {stack: {runtime: entry}}) of a manifest the harness writes."""
-    yield "amd64", document["stacks"]
+def schema_of(document) -> int:
+    return 2 if "schema" in document else 1
+
+
+def places(document) -> dict:
+    """{(stack, architecture): its {runtime: entry}} of a manifest of either schema the harness writes."""
+    if schema_of(document) == 2:
+        return {(stack, arch): runtimes for stack, arches in document["stacks"].items()
+                for arch, runtimes in arches.items()}
+    found = {(stack, "amd64"): runtimes for stack, runtimes in document["stacks"].items()}
     for arch, member in document.get("architectures", {}).items():
-        yield arch, member["stacks"]
+        found.update({(stack, arch): runtimes for stack, runtimes in member["stacks"].items()})
+    return found
+
+
+def set_place(document, stack, arch, value):
+    """Put value where a manifest of its schema lists the runtimes of stack on arch."""
+    if schema_of(document) == 2:
+        document["stacks"].setdefault(stack, {})[arch] = value
+    elif arch == "amd64":
+        document["stacks"][stack] = value
+    else:
+        document.setdefault("architectures", {}).setdefault(arch, {"stacks": {}})["stacks"][stack] = value
+
+
+SCHEMA_1_PLANTS = ["architectures", "architecture", "architecture's field", "amd64 under architectures",
+                   "architecture for a runtime"]
+SCHEMA_2_PLANTS = ["architectures of a stack", "schema unknown", "schema missing"]
+PLANTS = ["top", "unknown top field", "no stacks", "stacks", "name", "runtimes", "entry", "field", "field missing",
+          "field unknown", "key elsewhere"]
 
 
 @st.composite
@@ -158,20 +193,28 @@ def wrong_manifests(draw):
     """(a manifest with one planted problem, "frame" or "entry" (whose it is), the pair it made
     wrong or None, the pairs it left right)."""
     document, listed = draw(right_manifests(min_size=1))
-    kind = draw(st.sampled_from(["top", "unknown top field", "no stacks", "stacks", "architectures",
-                                 "architecture", "architecture's field", "amd64 under architectures", "name",
-                                 "runtimes", "entry", "field", "field missing", "field unknown", "key elsewhere"]))
-    hypothesis.event(f"planted: {kind}")
+    schema = schema_of(document)
+    kind = draw(st.sampled_from(PLANTS + (SCHEMA_2_PLANTS if schema == 2 else SCHEMA_1_PLANTS)))
+    hypothesis.event(f"planted: {kind} (schema {schema})")
     if kind == "top":
         return draw(not_an_object()), "frame", None, {}
     if kind == "unknown top field":
-        document[draw(TEXT.filter(lambda name: name not in ("stacks", "architectures")))] = draw(VALUES)
+        document[draw(TEXT.filter(lambda name: name not in ("stacks", "architectures", "schema")))] = draw(VALUES)
         return document, "frame", None, {}
     if kind == "no stacks":
         del document["stacks"]
         return document, "frame", None, {}
     if kind == "stacks":
         document["stacks"] = draw(not_an_object())
+        return document, "frame", None, {}
+    if kind == "schema unknown":  # anything but the integer 2, or 1 (read as schema 1: a frame of another shape)
+        document["schema"] = draw(VALUES.filter(lambda value: not (type(value) is int and value in (1, 2))))
+        return document, "frame", None, {}
+    if kind == "schema missing":  # a schema 2 manifest read as schema 1: architectures where runtimes are
+        del document["schema"]
+        return document, "frame", None, {}
+    if kind == "architectures of a stack":
+        document["stacks"][draw(st.sampled_from(STACKS))] = draw(not_an_object())
         return document, "frame", None, {}
     if kind == "architectures":
         document["architectures"] = draw(not_an_object())
@@ -186,23 +229,28 @@ def wrong_manifests(draw):
     if kind == "amd64 under architectures":
         document.setdefault("architectures", {})["amd64"] = {"stacks": {}}
         return document, "frame", None, {}
+    if kind == "architecture for a runtime":  # schema 2's level in a schema 1 manifest
+        stack, arch, runtime = draw(st.sampled_from(sorted(listed)))
+        places(document)[(stack, arch)][draw(st.sampled_from(ARCHES))] = {runtime: places(document)[(stack, arch)][
+            runtime]}
+        return document, "frame", None, {}
     if kind == "name":  # a stack, runtime or architecture named as no layout names one
         level = draw(st.sampled_from(["arch", "stack", "runtime"]))
         name = draw(NAMES_NOT_TAKEN)
         if level == "arch":
-            document.setdefault("architectures", {})[name] = {"stacks": {}}
+            set_place(document, draw(st.sampled_from(STACKS)), name, {})
         elif level == "stack":
-            document["stacks"][name] = {}
+            set_place(document, name, draw(st.sampled_from(ARCHES)), {})
         else:
             (stack, arch, runtime) = draw(st.sampled_from(sorted(listed)))
-            stacks = dict(levels(document))[arch]
-            stacks[stack][name] = stacks[stack][runtime]
+            runtimes = places(document)[(stack, arch)]
+            runtimes[name] = runtimes[runtime]
         return document, "frame", None, {}
     (stack, arch, runtime) = pair = draw(st.sampled_from(sorted(listed)))
-    runtimes = dict(levels(document))[arch][stack]
+    runtimes = places(document)[(stack, arch)]
     left = {other: value for other, value in listed.items() if other[:2] != (stack, arch)}
     if kind == "runtimes":
-        dict(levels(document))[arch][stack] = draw(not_an_object())
+        set_place(document, stack, arch, draw(not_an_object()))
         return document, "frame", None, {}
     left.update({other: value for other, value in listed.items() if other[:2] == (stack, arch) and other != pair})
     entry = runtimes[runtime]
@@ -235,13 +283,41 @@ def entries_of(checked):
     return {(e.stack, e.arch, e.runtime, e.key, e.sha256, e.size) for e in checked.entries}
 
 
+def in_schema_2(document) -> dict:
+    """A manifest of either schema the harness writes, as schema 2 lists it (converted here on its own)."""
+    converted = {"schema": 2, "stacks": {}}
+    for (stack, arch), runtimes in places(document).items():
+        converted["stacks"].setdefault(stack, {})[arch] = runtimes
+    return converted
+
+
 @given(right_manifests())
 def test_a_manifest_the_harness_writes_is_accepted_with_every_entry(case):
     document, listed = case
     checked = manifest.check(json.loads(json.dumps(document)), TARGET)  # as read back from the bucket
     assert checked.problems() == []
+    assert checked.schema == schema_of(document)
     assert entries_of(checked) == expected_entries(listed)
     assert checked.usable() is checked
+    # What an update writes back: schema 2, every entry where schema 2 lists it, read the same.
+    assert checked.document == in_schema_2(document)
+    again = manifest.check(json.loads(json.dumps(checked.document)), TARGET)
+    assert (again.schema, again.problems(), entries_of(again)) == (2, [], entries_of(checked))
+
+
+@given(right_manifests(min_size=1), st.data())
+def test_an_update_of_either_schema_writes_schema_2_keeping_every_entry(case, data):
+    """manifest.put on what the reader made of a manifest: one entry added or replaced, the rest kept."""
+    document, listed = case
+    pair = data.draw(st.tuples(st.sampled_from(STACKS), st.sampled_from(ARCHES), st.sampled_from(RUNTIMES)))
+    sha256, size = data.draw(SHA256S), data.draw(st.integers(0, 2 ** 40))
+    entry = {"key": s3.keys_for(TARGET, *pair).archive, "sha256": sha256, "size": size}
+    checked = manifest.check(json.loads(json.dumps(document)), TARGET)
+    written = json.loads(manifest.put(checked.document, pair[0], pair[1], pair[2], entry))
+    again = manifest.check(written, TARGET)
+    assert written["schema"] == 2 and set(written) == {"schema", "stacks"}
+    assert again.frame == [] and not again.wrong
+    assert entries_of(again) == expected_entries({**listed, pair: (sha256, size)})
 
 
 @given(wrong_manifests())
@@ -258,6 +334,7 @@ def test_a_manifest_made_wrong_is_refused_in_lines_and_its_wrong_entry_never_use
         return
     assert checked.usable() is checked  # an entry's problem is its pair's, not every publish's
     assert entries_of(checked) == expected_entries(left)  # the others still used; the wrong one never
+    assert checked.document == in_schema_2(document)  # and an update keeps it: its pair's publish replaces it
     if pair is not None:
         assert s3.keys_for(TARGET, *pair).archive in checked.keys()  # its archive is no stray: the line names it
 
@@ -267,7 +344,7 @@ def test_an_entry_with_a_field_made_wrong_is_refused_and_never_used(case, data):
     """The planted change most likely to slip through, on its own: one field of one entry."""
     document, listed = case
     pair = data.draw(st.sampled_from(sorted(listed)))
-    entry = dict(levels(document))[pair[1]][pair[0]][pair[2]]
+    entry = places(document)[pair[:2]][pair[2]]
     name = data.draw(st.sampled_from(WRITTEN))
     entry[name] = data.draw(wrong_value(name, entry[name]))
     checked = manifest.check(document, TARGET)
@@ -282,7 +359,12 @@ def test_any_json_is_accepted_or_refused_in_lines(document):
     assert_lines(checked.problems())
     if not checked.frame:
         # Whatever is accepted is what a consumer can rely on, checked here on its own.
-        assert isinstance(document, dict) and set(document) <= {"stacks", "architectures"}
+        assert isinstance(document, dict)
+        if "schema" not in document or type(document["schema"]) is int and document["schema"] == 1:
+            assert checked.schema == 1 and set(document) - {"schema"} <= {"stacks", "architectures"}
+        else:
+            assert checked.schema == 2 and type(document["schema"]) is int and document["schema"] == 2
+            assert set(document) == {"schema", "stacks"}
         for entry in checked.entries:
             assert entry.key == s3.keys_for(TARGET, entry.stack, entry.arch, entry.runtime).archive
             assert is_name(entry.stack) and is_name(entry.arch) and is_name(entry.runtime)
@@ -432,8 +514,8 @@ def dumps(document) -> bytes:
 @st.composite
 def bucket_cases(draw):
     """(what is changed, its new bytes, for a manifest: whose problem it is)"""
-    what = draw(st.sampled_from(["nothing", "manifest", "record", "SBOM", "provenance"]))
-    if what == "nothing":
+    what = draw(st.sampled_from(["nothing", "nothing, schema 1", "manifest", "record", "SBOM", "provenance"]))
+    if what.startswith("nothing"):
         return what, None, None
     if what == "manifest":
         if draw(st.booleans()):
@@ -464,6 +546,12 @@ def test_check_published_attest_and_rebuild_against_a_fuzzed_bucket(endpoint, ca
         # The fuzzed manifest's keys are TARGET's: the same prefix, so its entries are this bucket's.
         client.put_object(Bucket=target.bucket, Key=target.prefix + manifest.NAME,
                           Body=content if isinstance(content, bytes) else dumps(content))
+    elif what == "nothing, schema 1":  # the same entries, as the harness wrote them before issue 25
+        document = json.loads(client.get_object(Bucket=target.bucket, Key=target.prefix + manifest.NAME)["Body"].read())
+        old = {"stacks": {stack: arches["amd64"] for stack, arches in document["stacks"].items() if "amd64" in arches},
+               "architectures": {"arm64": {"stacks": {stack: arches["arm64"] for stack, arches
+                                                      in document["stacks"].items() if "arm64" in arches}}}}
+        client.put_object(Bucket=target.bucket, Key=target.prefix + manifest.NAME, Body=dumps(old))
     elif what != "nothing":
         key = {"record": keys.record, "SBOM": keys.sbom, "provenance": keys.provenance}[what]
         client.put_object(Bucket=target.bucket, Key=key, Body=content if isinstance(content, bytes) else dumps(content))
@@ -471,7 +559,7 @@ def test_check_published_attest_and_rebuild_against_a_fuzzed_bucket(endpoint, ca
 
     result = harness(target, "check-published", env=env)
     assert_no_leak(result)
-    if what == "nothing":
+    if what.startswith("nothing"):
         assert result.returncode == 0 and "2 archive(s) listed" in result.stdout
         return
     assert result.returncode == 1, (what, content, result.stdout, result.stderr)

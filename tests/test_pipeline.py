@@ -182,7 +182,7 @@ def test_a_publish_interrupted_before_the_manifest_is_completed_by_a_rerun_witho
     assert "building" not in again.stderr and not (fresh / "archives").exists()  # nothing was built
     manifest = json.loads(client.get_object(Bucket="pyruntimes-dry-run", Key="manifest.json")["Body"].read())
     remote = client.head_object(Bucket="pyruntimes-dry-run", Key=archive_key)["Metadata"]["sha256"]
-    assert manifest["stacks"]["debian-12"]["python-3.11.2"]["sha256"] == remote
+    assert manifest["stacks"]["debian-12"]["amd64"]["python-3.11.2"]["sha256"] == remote
 
 
 def test_stack_whose_base_image_cannot_be_had_fails_its_pairs_with_one_line(tmp_path):

@@ -148,7 +148,7 @@ class Bucket:
             for name in (ours.keys.sha256, ours.keys.sbom):
                 self.client.delete_object(Bucket=self.target.bucket, Key=name)
             document, condition = manifest.read(self.client, self.target)
-            del manifest.stacks_of(document)[STACK][runtime]
+            del manifest.runtimes_of(document, STACK, "amd64")[runtime]
             self.client.put_object(Bucket=self.target.bucket, Key=manifest.key_for(self.target),
                                    Body=json.dumps(document).encode(), **condition)
         elif state == "ours, its provenance describing another archive and none on this machine":

@@ -82,7 +82,9 @@ def test_publish_uploads_archive_checksum_record_and_manifest_entry(tmp_path, ta
     assert local.keys.provenance == local.keys.archive + ".provenance.json"
     assert read(target, local.keys.sbom) == archive.json_bytes(local.sbom)
     assert read(target, local.keys.provenance) == provenance.statement_bytes(local.provenance)
-    entry = manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]
+    written = manifest_of(target)
+    assert written["schema"] == 2
+    entry = written["stacks"]["debian-12"]["amd64"]["python-3.13.15"]
     assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
 
 
@@ -101,7 +103,7 @@ def test_existing_archive_is_never_overwritten_without_overwrite(tmp_path, targe
     assert read(target, first.keys.archive) == b"first build"
     assert publish.publish(client, target, other, overwrite=True).status is Status.REPLACED
     assert read(target, first.keys.archive) == b"other inputs"
-    assert manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]["sha256"] == other.sha256
+    assert manifest_of(target)["stacks"]["debian-12"]["amd64"]["python-3.13.15"]["sha256"] == other.sha256
 
 
 def first_url(target, local):
@@ -120,7 +122,7 @@ def test_two_concurrent_deploys_of_one_key_make_one_write(tmp_path, target):
     assert sorted(o.status.name for o in outcomes) == ["CONFLICT", "PUBLISHED"], outcomes
     winner = builds[[o.status for o in outcomes].index(Status.PUBLISHED)]
     assert read(target, winner.keys.archive) == winner.archive.read_bytes()
-    assert manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]["sha256"] == winner.sha256
+    assert manifest_of(target)["stacks"]["debian-12"]["amd64"]["python-3.13.15"]["sha256"] == winner.sha256
 
 
 def test_eight_concurrent_manifest_updates_all_land(target):
@@ -130,7 +132,7 @@ def test_eight_concurrent_manifest_updates_all_land(target):
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(update, range(8)))
-    assert sorted(manifest_of(target)["stacks"]["debian-12"]) == sorted(f"python-3.13.{i}" for i in range(8))
+    assert sorted(manifest_of(target)["stacks"]["debian-12"]["amd64"]) == sorted(f"python-3.13.{i}" for i in range(8))
 
 
 def test_an_interrupted_publish_is_completed_from_the_bucket_alone(tmp_path, target):
@@ -151,7 +153,7 @@ def test_an_interrupted_publish_is_completed_from_the_bucket_alone(tmp_path, tar
     assert outcome.status is Status.ALREADY_THERE
     assert outcome.repaired == ("checksum file", "record", "SBOM", "provenance", "manifest entry")
     assert "repaired: checksum file, record, SBOM, provenance, manifest entry" in outcome.describe()
-    entry = manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]
+    entry = manifest_of(target)["stacks"]["debian-12"]["amd64"]["python-3.13.15"]
     assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
     # Converged: nothing left to repair, and the key's absence means "build".
     assert publish.settle_existing(client, target, elsewhere).repaired == ()
@@ -274,8 +276,8 @@ def test_preflight_refuses_a_store_that_ignores_conditional_writes(target):
 
 def test_an_arm64_build_gets_its_own_entry_beside_the_amd64_one(tmp_path, target):
     """Architecture is part of a pair (issue 14): the arm64 build of a runtime on a stack is
-    published at its own key and listed under "architectures", and the amd64 entry (where a
-    manifest written before architectures were part of a pair has it) is left as it was."""
+    published at its own key and listed beside the amd64 one, under the same stack (schema 2,
+    issue 25), and the amd64 entry is left as it was."""
     from dataclasses import replace
 
     client = s3.client_for(target)
@@ -288,11 +290,70 @@ def test_an_arm64_build_gets_its_own_entry_beside_the_amd64_one(tmp_path, target
     assert arm64.keys.archive == target.prefix + "debian-12/arm64/python-3.13.15.tar.zst"
     assert publish.publish(client, target, arm64).ok
     after = manifest_of(target)
-    assert after["stacks"] == before["stacks"]  # the amd64 entry: untouched, where it always was
-    entry = after["architectures"]["arm64"]["stacks"]["debian-12"]["python-3.13.15"]
+    assert set(after) == {"schema", "stacks"} and set(after["stacks"]["debian-12"]) == {"amd64", "arm64"}
+    assert after["stacks"]["debian-12"]["amd64"] == before["stacks"]["debian-12"]["amd64"]  # untouched
+    entry = after["stacks"]["debian-12"]["arm64"]["python-3.13.15"]
     assert (entry["key"], entry["sha256"], entry["arch"]) == (arm64.keys.archive, arm64.sha256, "arm64")
     assert manifest.entry(after, "debian-12", "python-3.13.15", "arm64") == entry
     assert manifest.entry(after, "debian-12", "python-3.13.15")["sha256"] == amd64.sha256
+
+
+def schema_1(document):
+    """A schema 2 manifest as the harness wrote it before issue 25 (written out here, on its own):
+    amd64 entries at stacks.STACK.RUNTIME, every other architecture under architectures.ARCH.stacks,
+    no "schema" field."""
+    old = {"stacks": {}}
+    for stack, arches in document["stacks"].items():
+        for arch, runtimes in arches.items():
+            stacks = old["stacks"] if arch == "amd64" else old.setdefault("architectures", {}).setdefault(
+                arch, {"stacks": {}})["stacks"]
+            stacks.setdefault(stack, {}).update(runtimes)
+    return old
+
+
+def test_a_publish_over_a_schema_1_manifest_writes_schema_2_with_every_old_entry_kept(tmp_path, target):
+    """A bucket whose manifest an older harness wrote (amd64 on two stacks, arm64, and an entry of
+    its pair's own that is wrong): it is read, a publish of another pair writes it back whole as
+    schema 2, every entry (the wrong one too: its pair's publish replaces it) where schema 2 lists it."""
+    from dataclasses import replace
+
+    client = s3.client_for(target)
+    published = []
+    for stack, arch, runtime in (("debian-12", "amd64", "python-3.13.15"), ("heroku-24", "amd64", "python-3.13.15"),
+                                 ("debian-12", "arm64", "python-3.13.15"), ("debian-12", "amd64", "python-3.11.2")):
+        local = replace(local_build(tmp_path, target, content=f"{stack} {arch} {runtime}".encode(),
+                                    name=f"{stack}-{arch}-{runtime}.tar.zst", runtime=runtime),
+                        keys=s3.keys_for(target, stack, arch, runtime), entry={**ENTRY, "arch": arch})
+        assert publish.publish(client, target, local).status is Status.PUBLISHED
+        published.append(local)
+    new = manifest_of(target)
+    new["stacks"]["debian-12"]["amd64"]["python-3.11.2"]["size"] = "46"  # wrong: the pair's own problem
+    old = schema_1(new)
+    assert set(old) == {"stacks", "architectures"} and "python-3.13.15" in old["stacks"]["heroku-24"]
+    key = target.prefix + manifest.NAME
+    client.put_object(Bucket=target.bucket, Key=key, Body=json.dumps(old).encode())
+    listing = manifest.load(client, target)
+    assert listing.schema == 1 and listing.document == new  # read, converted in memory
+    assert len(listing.entries) == 3 and list(listing.wrong) == [published[3].keys.archive]
+    assert read(target, key) == json.dumps(old).encode()  # reading writes nothing
+
+    # Another pair's publish: the manifest comes back as schema 2, nothing lost.
+    arm64 = replace(local_build(tmp_path, target, content=b"heroku-24 arm64", name="h-arm64.tar.zst"),
+                    keys=s3.keys_for(target, "heroku-24", "arm64", "python-3.13.15"), entry={**ENTRY, "arch": "arm64"})
+    assert publish.publish(client, target, arm64).status is Status.PUBLISHED
+    after = manifest_of(target)
+    assert after["schema"] == 2 and set(after) == {"schema", "stacks"}
+    assert after == {**new, "stacks": {**new["stacks"], "heroku-24": {
+        **new["stacks"]["heroku-24"], "arm64": {"python-3.13.15": manifest.entry(after, "heroku-24", "python-3.13.15",
+                                                                                  "arm64")}}}}
+    assert manifest.entry(after, "heroku-24", "python-3.13.15", "arm64")["sha256"] == arm64.sha256
+    for local in published:
+        stack, arch, filename = local.keys.archive.split("/")[-3:]
+        assert after["stacks"][stack][arch][filename.removesuffix(".tar.zst")] == new["stacks"][stack][arch][
+            filename.removesuffix(".tar.zst")]
+    # And the wrong entry's own pair, settled again, replaces it.
+    assert publish.settle_existing(client, target, published[3]).repaired == ("manifest entry",)
+    assert manifest.load(client, target).problems() == []
 
 
 # -- a repair racing an --overwrite deploy of the same key ------------------------------------------
@@ -330,7 +391,7 @@ def test_a_repair_never_writes_back_the_description_of_an_archive_replaced_meanw
     assert json.loads(read(target, ours.keys.record)) == theirs.record
     assert json.loads(read(target, ours.keys.sbom)) == theirs.sbom
     assert json.loads(read(target, ours.keys.provenance)) == theirs.provenance
-    assert manifest_of(target)["stacks"]["debian-12"]["python-3.13.15"]["sha256"] == theirs.sha256
+    assert manifest_of(target)["stacks"]["debian-12"]["amd64"]["python-3.13.15"]["sha256"] == theirs.sha256
     assert publish.assess(client, target, theirs).decision is publish.Decision.COMPLETE
 
 

@@ -90,7 +90,8 @@ def test_a_published_build_is_rebuilt_bit_for_bit_and_a_tampered_one_is_named(fi
     assert [line.split(": ")[0] for line in differing if "differs (published" in line] == ["lib/python3.11/os.py"]
 
 
-def test_a_record_made_by_another_build_script_is_refused_naming_the_commit(tmp_path, target):
+@pytest.mark.parametrize("schema", [1, 2])
+def test_a_record_made_by_another_build_script_is_refused_naming_the_commit(tmp_path, target, schema):
     client = s3.client_for(target)
     record = {"runtime": "python-3.11.2", "archive_sha256": "0" * 64, "profile": "quick",
               "formula_sha256": "f" * 64, "build_script_sha256": "b" * 64,
@@ -98,8 +99,11 @@ def test_a_record_made_by_another_build_script_is_refused_naming_the_commit(tmp_
     keys = s3.keys_for(target, "debian-12", "amd64", "python-3.11.2")
     client.put_object(Bucket=target.bucket, Key=keys.archive, Body=b"not really an archive")
     client.put_object(Bucket=target.bucket, Key=keys.record, Body=json.dumps(record).encode())
-    client.put_object(Bucket=target.bucket, Key=target.prefix + "manifest.json", Body=json.dumps(
-        {"stacks": {"debian-12": {"python-3.11.2": {"key": keys.archive, "sha256": "0" * 64, "size": 21}}}}).encode())
+    listed = {"python-3.11.2": {"key": keys.archive, "sha256": "0" * 64, "size": 21}}
+    # As the harness writes it (schema 2), and as it wrote it before issue 25 (schema 1): both read.
+    document = ({"schema": 2, "stacks": {"debian-12": {"amd64": listed}}} if schema == 2
+                else {"stacks": {"debian-12": listed}})
+    client.put_object(Bucket=target.bucket, Key=target.prefix + "manifest.json", Body=json.dumps(document).encode())
     result = rebuild(target, "python-3.11.2", "debian-12")
     assert result.returncode == 2
     [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]

@@ -1,13 +1,17 @@
-"""The manifest: one JSON document at the prefix listing every published runtime per stack; and the
-one reader of the JSON the bucket holds (the manifest, and the record, SBOM and provenance statement
-beside each archive).
+"""The manifest: one JSON document at the prefix listing every published runtime per stack and
+architecture; and the one reader of the JSON the bucket holds (the manifest, and the record, SBOM
+and provenance statement beside each archive).
 
-    {"stacks": {"debian-12": {"python-3.13.15": {"version": ..., "arch": "amd64", "key": ..., ...}}},
-     "architectures": {"arm64": {"stacks": {"heroku-24": {"python-3.13.15": {..., "arch": "arm64"}}}}}}
+    {"schema": 2,
+     "stacks": {"debian-12": {"amd64": {"python-3.13.15": {"version": ..., "arch": "amd64", "key": ..., ...}},
+                              "arm64": {"python-3.13.15": {..., "arch": "arm64"}}}}}
 
-amd64 entries are where they were before architectures were part of a pair, so a manifest
-published then reads the same, and a consumer written for it keeps finding the amd64 runtimes;
-every other architecture has a "stacks" of its own under "architectures".
+Every architecture in one place, nested as the archive's key is (PREFIX/STACK/ARCH/RUNTIME.tar.zst):
+a consumer looks a pair up one way whatever its architecture. Schema 1, what the harness wrote
+before (no "schema" field: amd64 entries at stacks.STACK.RUNTIME, every other architecture under
+architectures.ARCH.stacks.STACK.RUNTIME), is still read, and converted to schema 2 in memory: the
+next update writes the whole document as schema 2, every entry kept. A schema this reader does not
+know (a newer harness's) is refused in one line and never overwritten.
 
 Updated with optimistic concurrency: the write carries If-Match with the ETag we read (or
 If-None-Match: * when there is none yet) and is retried on conflict, so parallel workers and
@@ -16,13 +20,14 @@ somebody must look at it first.
 
 Whatever the bucket holds may have been written by hand, by an older or broken tool, or by someone
 hostile, so nothing read is used before it is checked against the shape this harness writes (ENTRY,
-RECORD, and the levels load() walks), and each way it differs is one line: where, what is there,
-what would be right. Nothing read is trusted for a key either: an entry must sit at the key the
-layout gives its stack, architecture and runtime (s3.keys_for), and the record beside an archive
-must name that same pair. The manifest's frame (every level above the entries) is shared by every
-pair: when it is not what the harness writes, no command uses it (check-published names each
-problem). An entry belongs to its pair: a wrong one is named by check-published, replaced by its
-pair's next publish, refused by rebuild, and never attested.
+RECORD, and the levels check() walks), and each way it differs is one line: where (a path in the
+document as the bucket holds it, of either schema), what is there, what would be right. Nothing read
+is trusted for a key either: an entry must sit at the key the layout gives its stack, architecture
+and runtime (s3.keys_for), and the record beside an archive must name that same pair. The
+manifest's frame (every level above the entries) is shared by every pair: when it is not what the
+harness writes, no command uses it (check-published names each problem). An entry belongs to its
+pair: a wrong one is named by check-published, replaced by its pair's next publish, refused by
+rebuild, and never attested.
 """
 
 import json
@@ -35,6 +40,7 @@ from typing import Callable
 
 from ..errors import PairError
 from ..selection import PROFILES
+from ..stacks import ARCHITECTURES
 from . import s3
 
 NAME = "manifest.json"
@@ -86,7 +92,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
 
 def _join(where: str, name) -> str:
-    """The path of a field, as `stacks.debian-12.python-3.13.15.size`; a name that is not one the
+    """The path of a field, as `stacks.debian-12.amd64.python-3.13.15.size`; a name that is not one the
     harness writes is quoted, so the line stays one line and says exactly which it is."""
     part = name if isinstance(name, str) and _NAME.fullmatch(name) else f"[{ascii(name)}]"
     return f"{where}.{part}" if where and not part.startswith("[") else f"{where}{part}"
@@ -193,14 +199,25 @@ class Entry:
         return f"{self.runtime} on {self.stack} ({self.arch})"
 
 
+SCHEMA = 2  # the version update() writes
+READS = (1, 2)  # the versions check() reads; 1: written before the field existed (it has none)
+
+
+def empty() -> dict:
+    return {"schema": SCHEMA, "stacks": {}}
+
+
 @dataclass
 class Manifest:
     """The manifest as read and checked, each problem one line: frame, what is wrong above the
     entries; wrong, each entry that cannot be used (by the key the layout gives its place);
-    entries, every other one; missing, the descriptive fields those lack."""
+    entries, every other one; missing, the descriptive fields those lack. document: the bucket's
+    in schema 2 (converted from schema 1, every entry kept), what an update adds its entry to;
+    schema: the version the bucket's is (None: one this reader does not know)."""
     url: str
     document: dict
     condition: dict  # what a write replacing this version must carry (ABSENT: there is none yet)
+    schema: int | None = SCHEMA
     entries: list[Entry] = field(default_factory=list)
     frame: list[str] = field(default_factory=list)
     wrong: dict[str, list[str]] = field(default_factory=dict)
@@ -218,6 +235,9 @@ class Manifest:
 
     def usable(self) -> "Manifest":
         """Itself, when its frame is what the harness writes; Invalid (one line) otherwise."""
+        if self.schema is None:
+            raise Invalid(f"the manifest {self.url}: {self.frame[0]}; it is left as it is: use the harness that "
+                          "wrote it, or repair it, then rerun")
         if self.frame:
             more = f" (and {len(self.frame) - 1} more: check-published lists them)" if len(self.frame) > 1 else ""
             raise Invalid(f"the manifest {self.url} is not what the harness writes: {self.frame[0]}{more}; it is left "
@@ -226,43 +246,111 @@ class Manifest:
 
 
 def load(client, target: s3.Target) -> Manifest:
-    """The manifest the bucket holds, checked at every level; Invalid when it is not JSON at all."""
+    """The manifest the bucket holds, checked at every level; Invalid when it is not JSON at all,
+    or of a schema this reader does not know (nothing in it can be read as what it says)."""
     key = key_for(target)
     current = s3.get_or_none(client, target.bucket, key)
     if current is None:
-        return Manifest(target.url(key), {"stacks": {}}, dict(ABSENT))
+        return Manifest(target.url(key), empty(), dict(ABSENT))
     try:
         document = loads(current["Body"].read())
     except ValueError as exc:
         raise Invalid(f"the manifest {target.url(key)} is not valid JSON ({str(exc)[:80]}); it is left as it is: "
                       "repair or delete it, then rerun") from None
-    return check(document, target, target.url(key), {"IfMatch": current["ETag"]})
+    manifest = check(document, target, target.url(key), {"IfMatch": current["ETag"]})
+    return manifest.usable() if manifest.schema is None else manifest
 
 
 def _an_object(what: str) -> Want:
     return Want(lambda value: isinstance(value, dict), what)
 
 
-# The frame: every level above the entries, as update() writes it. Each level's own content (the
-# names, each stack's runtimes, each entry) is walked by check().
-STACKS = _an_object("an object of stacks ({STACK: {RUNTIME: entry}})")
-ARCHITECTURES = _an_object('an object {ARCH: {"stacks": {STACK: {RUNTIME: entry}}}}')
-FRAME = Fields({"stacks": STACKS, "architectures": ARCHITECTURES},
-               required=("stacks",), only=True,
-               what='an object {"stacks": {STACK: {RUNTIME: entry}}, "architectures": {ARCH: {"stacks": ...}}}')
-ARCHITECTURE = Fields({"stacks": STACKS}, required=("stacks",), only=True,
-                      what='an object with stacks only ({"stacks": {STACK: {RUNTIME: entry}}})')
+# The frame: every level above the entries. Each level's own content (the names, each place's
+# runtimes, each entry) is walked by check().
+# Schema 2, as update() writes it.
+STACKS = _an_object("an object of stacks ({STACK: {ARCH: {RUNTIME: entry}}})")
+FRAME = Fields({"schema": Want(lambda value: type(value) is int and value == SCHEMA, str(SCHEMA)), "stacks": STACKS},
+               required=("schema", "stacks"), only=True,
+               what='an object {"schema": 2, "stacks": {STACK: {ARCH: {RUNTIME: entry}}}}')
+# Schema 1, as the harness wrote it before: read, never written.
+STACKS_1 = _an_object("an object of stacks ({STACK: {RUNTIME: entry}})")
+ARCHITECTURES_1 = _an_object('an object {ARCH: {"stacks": {STACK: {RUNTIME: entry}}}}')
+FRAME_1 = Fields({"stacks": STACKS_1, "architectures": ARCHITECTURES_1},
+                 required=("stacks",), only=True,
+                 what='an object {"stacks": {STACK: {RUNTIME: entry}}, "architectures": {ARCH: {"stacks": ...}}}')
+ARCHITECTURE_1 = Fields({"stacks": STACKS_1}, required=("stacks",), only=True,
+                        what='an object with stacks only ({"stacks": {STACK: {RUNTIME: entry}}})')
+
+
+def schema_of(document) -> int | None:
+    """The schema a manifest document is of (1 when it names none); None when not one check() reads."""
+    if not isinstance(document, dict) or "schema" not in document:
+        return 1
+    value = document["schema"]
+    return value if type(value) is int and value in READS else None  # type(): JSON's true is no 1
 
 
 def check(document, target: s3.Target, url: str = NAME, condition: dict | None = None) -> Manifest:
-    """The manifest document checked level by level against what update() writes."""
-    manifest = Manifest(url, document, condition or {})
-    manifest.frame += _problems(document, FRAME, "", "the manifest")
+    """The manifest document checked level by level against what update() writes (schema 2) or
+    the harness wrote before (schema 1); its entries, right or wrong, kept in manifest.document."""
+    manifest = Manifest(url, empty(), condition or {})
     if not isinstance(document, dict):
-        manifest.document = {"stacks": {}}  # what a caller that ignores the frame's problems may read
+        manifest.frame.append(f"the manifest is {shown(document)}, should be {FRAME.what}")
         return manifest
+    manifest.schema = schema_of(document)
+    if manifest.schema is None:
+        manifest.frame.append(f"schema is {shown(document['schema'])}, a version this harness does not read (it "
+                              'reads 2, and 1: a manifest without "schema")')
+        return manifest
+    if manifest.schema == SCHEMA:
+        places = _places(manifest, document)
+    else:  # schema 1 wrote no "schema": one that says 1 is read as one that does not
+        places = _places_1(manifest, {name: value for name, value in document.items() if name != "schema"})
+    for stack, arch, where, runtimes in places:
+        manifest.document["stacks"].setdefault(stack, {})[arch] = dict(runtimes)
+        for runtime, entry in runtimes.items():
+            here = _join(where, runtime)
+            if manifest.schema == 1 and runtime in ARCHITECTURES:
+                # A schema 2 manifest whose "schema" was lost reads as schema 1 with architectures
+                # for runtimes: refused whole, never converted into nonsense by the next update.
+                manifest.frame.append(f"{here}: an architecture where schema 1 lists runtimes (schema 2 lists "
+                                      'stacks.STACK.ARCH.RUNTIME: is its "schema": 2 missing?)')
+            else:
+                _check_entry(manifest, target, arch, stack, runtime, entry, here)
+    return manifest
+
+
+def _places(manifest: Manifest, document: dict) -> list[tuple]:
+    """(stack, architecture, where, its runtimes) of a schema 2 document; each problem above, one line."""
+    manifest.frame += _problems(document, FRAME, "", "the manifest")
+    stacks = document.get("stacks")
+    places = []
+    for stack, arches in stacks.items() if isinstance(stacks, dict) else ():
+        here = _join("stacks", stack)
+        if not A_NAME.ok(stack):
+            manifest.frame.append(f"{here}: not a stack's name, should be {A_NAME.what}")
+        elif not isinstance(arches, dict):
+            manifest.frame.append(f"{here} is {shown(arches)}, should be an object of architectures "
+                                  "({ARCH: {RUNTIME: entry}})")
+        else:
+            for arch, runtimes in arches.items():
+                where = _join(here, arch)
+                if not A_NAME.ok(arch):
+                    manifest.frame.append(f"{where}: not an architecture's name, should be {A_NAME.what}")
+                elif not isinstance(runtimes, dict):
+                    manifest.frame.append(f"{where} is {shown(runtimes)}, should be an object of runtimes "
+                                          "({RUNTIME: entry})")
+                else:
+                    places.append((stack, arch, where, runtimes))
+    return places
+
+
+def _places_1(manifest: Manifest, document: dict) -> list[tuple]:
+    """(stack, architecture, where, its runtimes) of a schema 1 document: amd64 at the top,
+    every other architecture under "architectures"."""
+    manifest.frame += _problems(document, FRAME_1, "", "the manifest")
     # (architecture, where its stacks are, the stacks)
-    levels = [("amd64", "stacks", document["stacks"])] if STACKS.ok(document.get("stacks")) else []
+    levels = [("amd64", "stacks", document["stacks"])] if STACKS_1.ok(document.get("stacks")) else []
     architectures = document.get("architectures", {})
     for arch, member in architectures.items() if isinstance(architectures, dict) else ():
         where = _join("architectures", arch)
@@ -271,10 +359,11 @@ def check(document, target: s3.Target, url: str = NAME, condition: dict | None =
         elif not A_NAME.ok(arch):
             manifest.frame.append(f"{where}: not an architecture's name, should be {A_NAME.what}")
         else:
-            problems = _problems(member, ARCHITECTURE, where)
+            problems = _problems(member, ARCHITECTURE_1, where)
             manifest.frame += problems
             if not problems:
                 levels.append((arch, f"{where}.stacks", member["stacks"]))
+    places = []
     for arch, where, stacks in levels:
         for stack, runtimes in stacks.items():
             here = _join(where, stack)
@@ -284,9 +373,8 @@ def check(document, target: s3.Target, url: str = NAME, condition: dict | None =
                 manifest.frame.append(f"{here} is {shown(runtimes)}, should be an object of runtimes "
                                       "({RUNTIME: entry})")
             else:
-                for runtime, entry in runtimes.items():
-                    _check_entry(manifest, target, arch, stack, runtime, entry, _join(here, runtime))
-    return manifest
+                places.append((stack, arch, here, runtimes))
+    return places
 
 
 def _check_entry(manifest: Manifest, target, arch, stack, runtime, entry, where):
@@ -312,37 +400,42 @@ def _check_entry(manifest: Manifest, target, arch, stack, runtime, entry, where)
 
 
 def read(client, target: s3.Target) -> tuple[dict, dict]:
-    """The manifest and the condition under which a new version may replace it (ABSENT when there
-    is none yet); Invalid when it is not JSON, or its frame is not what the harness writes (an
-    entry that is not is the pair's own: its publish replaces it)."""
+    """The manifest, in schema 2 whatever schema the bucket's is, and the condition under which a
+    new version may replace it (ABSENT when there is none yet); Invalid when it is not JSON, of an
+    unknown schema, or its frame is not what the harness writes (an entry that is not is the
+    pair's own: its publish replaces it)."""
     manifest = load(client, target).usable()
     return manifest.document, manifest.condition
 
 
-def stacks_of(manifest: dict, arch: str = "amd64", create=False) -> dict:
-    """{stack: {runtime: entry}} of one architecture, of a manifest whose frame is checked (read())."""
-    if arch == "amd64":
-        return manifest.setdefault("stacks", {}) if create else manifest.get("stacks", {})
+def runtimes_of(document: dict, stack: str, arch: str, create=False) -> dict:
+    """{runtime: entry} of one stack and architecture, of a schema 2 document (read()'s)."""
     if create:
-        return manifest.setdefault("architectures", {}).setdefault(arch, {}).setdefault("stacks", {})
-    return manifest.get("architectures", {}).get(arch, {}).get("stacks", {})
+        return document.setdefault("stacks", {}).setdefault(stack, {}).setdefault(arch, {})
+    return document.get("stacks", {}).get(stack, {}).get(arch, {})
 
 
-def entry(manifest: dict, stack: str, runtime: str, arch: str = "amd64") -> dict | None:
-    return stacks_of(manifest, arch).get(stack, {}).get(runtime)
+def entry(document: dict, stack: str, runtime: str, arch: str = "amd64") -> dict | None:
+    return runtimes_of(document, stack, arch).get(runtime)
+
+
+def put(document: dict, stack: str, arch: str, runtime: str, new_entry: dict) -> bytes:
+    """Add or replace one entry of a schema 2 document (read()'s); the bytes to write."""
+    runtimes = runtimes_of(document, stack, arch, create=True)
+    runtimes[runtime] = new_entry
+    document["stacks"][stack][arch] = dict(sorted(runtimes.items()))
+    document["schema"] = SCHEMA
+    return json.dumps(document, indent=2, sort_keys=True).encode()
 
 
 def update(client, target: s3.Target, stack: str, runtime: str, new_entry: dict, attempts=50, arch: str = "amd64"):
     """Add or replace one entry, retrying on concurrent updates."""
     key = key_for(target)
     for attempt in range(attempts):
-        manifest, condition = read(client, target)
-        stacks = stacks_of(manifest, arch, create=True)
-        stacks.setdefault(stack, {})[runtime] = new_entry
-        stacks[stack] = dict(sorted(stacks[stack].items()))
+        document, condition = read(client, target)
         try:
             client.put_object(Bucket=target.bucket, Key=key, ContentType="application/json",
-                              Body=json.dumps(manifest, indent=2, sort_keys=True).encode(), **condition)
+                              Body=put(document, stack, arch, runtime, new_entry), **condition)
             return
         except s3.botocore.exceptions.ClientError as exc:
             if s3.error_code(exc) not in s3.CONDITION_FAILED:

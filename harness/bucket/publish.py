@@ -21,7 +21,6 @@ consistent state.
 
 import base64
 import enum
-import json
 import random
 import time
 from dataclasses import dataclass
@@ -375,13 +374,11 @@ def _update_manifest(client, target, keys: s3.Keys, remote: Remote, entry: dict)
     for attempt in range(ATTEMPTS):
         if not _still_there(client, target, keys, remote):
             return False
+        # In schema 2, whatever schema the bucket's is: a schema 1 manifest is written back converted.
         current, condition = manifest.read(client, target)
-        stacks = manifest.stacks_of(current, arch, create=True)
-        stacks.setdefault(stack, {})[runtime] = entry
-        stacks[stack] = dict(sorted(stacks[stack].items()))
         try:
             client.put_object(Bucket=target.bucket, Key=key, ContentType="application/json",
-                              Body=json.dumps(current, indent=2, sort_keys=True).encode(), **condition)
+                              Body=manifest.put(current, stack, arch, runtime, entry), **condition)
             return True
         except s3.botocore.exceptions.ClientError as exc:
             if s3.error_code(exc) not in s3.CONDITION_FAILED:
