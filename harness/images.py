@@ -386,12 +386,27 @@ def _signature_failure(output: str) -> str:
 
 def _ensure_layered(client, stack, role, base, log, fresh=False, run_id="", arch="amd64"):
     inputs = _layered_inputs(stack, role, base)
-    return _layer(client, stack, role, base, inputs, _tag(stack, role, inputs, arch), f"the {role} image for {arch}",
+    return _layer(client, _Layer(stack, role, base, inputs, _tag(stack, role, inputs, arch), f"the {role} image for {arch}"),
                   log, fresh=fresh, run_id=run_id)
 
 
-def _layer(client, stack, role, base, inputs, tag, what, log, fresh=False, run_id="", before=""):
-    """The image `tag`: `base` with inputs["packages"] installed by apt (`before` runs first)."""
+@dataclass(frozen=True)
+class _Layer:
+    """An image made of another: `base` with inputs["packages"] installed by apt (`before` runs
+    first), tagged `tag`, labelled with the stack and its role; `what` names it in progress lines."""
+    stack: object
+    role: str
+    base: object
+    inputs: dict
+    tag: str
+    what: str
+    before: str = ""
+
+
+def _layer(client, layer: _Layer, log, fresh=False, run_id=""):
+    """The image layer.tag, made unless it exists (or fresh: made again, apt-get run anew)."""
+    stack, role, base, inputs, tag, what, before = (layer.stack, layer.role, layer.base, layer.inputs, layer.tag,
+                                                    layer.what, layer.before)
     existing = _get(client, tag)
     if existing and not fresh:
         return existing
@@ -428,9 +443,9 @@ def ensure_cross_image(client, stack, machine_build: StackImage, arch: str, lock
     packages = stack.cross_packages(arch)
     inputs, tag = _cross_inputs_and_tag(stack, machine_build, arch)
     with FileLock(str(lock_dir / f"images-{stack.name}.lock")):
-        image = _layer(client, stack, "cross", machine_build.image, inputs, tag,
-                       f"the cross-compiling image for {arch} (on its {machine_build.arch} build image)", log,
-                       before=f"dpkg --add-architecture {arch}")
+        image = _layer(client, _Layer(stack, "cross", machine_build.image, inputs, tag,
+                                      f"the cross-compiling image for {arch} (on its {machine_build.arch} build image)",
+                                      before=f"dpkg --add-architecture {arch}"), log)
         note_use(lock_dir.parent, image)
         remove_superseded(client, stack, "cross", machine_build.arch, image, lock_dir.parent, log)
     made = StackImage(image, packages_of(client, image, lock_dir.parent), architecture_of(client, image, lock_dir.parent))
