@@ -98,70 +98,113 @@ def recorded_compilations(readelf_text: str) -> list[tuple[str, list[str]]]:
 def build_flags_check(scan_out: str, stated: dict | None) -> Check:
     """The core's recorded compilations against the statement (optimisation level, LTO, PGO); every
     other recorded compilation at the stated level; sysconfig's flags free of BUILD_ONLY and at the
-    stated level."""
+    stated level; BOLT's note and the interpreter's ELF type as stated. One property a function,
+    their problems in this order."""
     if not stated:
         return Check("build_flags", False, "the build stated no flags (no ::flags:: line in its log)")
     if "optimization" not in stated:
         return Check("build_flags", False, f"the build's ::flags:: line could not be read: {str(stated)[:200]}")
-    want = stated["optimization"]
-    problems, sysconfig_vars = [], _printed(scan_out, SYSCONFIG_LINE)
-    if sysconfig_vars is None:
-        problems.append("the runtime printed no sysconfig variables")
-    else:
-        for name in EXTENSION_VARS:
-            found = BUILD_ONLY.findall(sysconfig_vars.get(name) or "")
-            if found:
-                problems.append(f"sysconfig {name} hands extensions build-only flags: {' '.join(found)}")
-        level = optimization((sysconfig_vars.get("CFLAGS") or "").split())
-        if level != want:
-            problems.append(f"sysconfig CFLAGS ends at {level}, not the stated {want}")
-    by_file = _by_file(scan_out)  # file -> what readelf printed of it
-    files = {name: recorded_compilations(text) for name, text in by_file.items()}
-    recorded = {name: compilations for name, compilations in files.items() if compilations}
-    core = [name for name in recorded if CORE.fullmatch(name)]
-    missing_core = [name for name in files if CORE.fullmatch(name) and name not in recorded]
-    if missing_core or not core:
-        problems.append("no compilation record in " + (", ".join(missing_core) or "the interpreter or libpython"))
-    for name, compilations in recorded.items():
-        levels = sorted({optimization(options) or "none" for _, options in compilations})
-        if levels != [want]:
-            problems.append(f"{name} compiled at {'/'.join(levels)}")
-        lto = any(language.startswith("GIMPLE") for language, _ in compilations)
-        if name in core and lto != bool(stated.get("lto")):
-            problems.append(f"{name}: link-time optimisation {'missing' if stated.get('lto') else 'present'} "
-                            f"(stated lto: {str(bool(stated.get('lto'))).lower()})")
-    # BOLT writes its version and command line into a .note.bolt_info section ("BOLT revision:
-    # ..., command line: ..."), which strip keeps: the interpreter has one when, and only when,
-    # the build states it used BOLT (on the interpreter alone: libpython3.X.so gets no profile).
-    interpreters = [name for name in files if re.fullmatch(r"bin/python3\.\d+t?", name)]
-    bolted = [name for name, text in by_file.items() if "BOLT revision" in text]
-    want_bolted = interpreters if stated.get("bolt") else []
-    if bolted != want_bolted:
-        if stated.get("bolt"):
-            problems.append(f"stated BOLT ({stated['bolt']}) on {', '.join(interpreters) or 'the interpreter'}; "
-                            f"BOLT's note is in: {', '.join(bolted) or 'no file'}")
-        else:
-            problems.append(f"BOLT's note is in {', '.join(bolted)}, but the build states no BOLT")
-    # The interpreter's ELF type against the statement: "pie": false is a position-dependent
-    # executable (EXEC), true a position-independent one (DYN). Older statements say nothing.
-    linked = ""
-    if "pie" in stated:
-        want_type = "DYN" if stated["pie"] else "EXEC"
-        for name in interpreters:
-            found = re.search(r"^\s*Type:\s+(\w+)", by_file[name], re.MULTILINE)
-            if not found or found.group(1) != want_type:
-                problems.append(f"{name} is {found.group(1) if found else 'of no readable type'}, "
-                                f"not {want_type} as stated (pie: {str(stated['pie']).lower()})")
-        linked = f"; {', '.join(interpreters)} {'position-independent' if stated['pie'] else 'position-dependent'} as stated"
+    scan = _Scan(scan_out)
+    problems = (_sysconfig_problems(scan_out, stated) + _compilation_problems(scan, stated)
+                + _bolt_problems(scan, stated) + _pie_problems(scan, stated))
     if problems:
         return Check("build_flags", False, _capped(problems))
+    return Check("build_flags", True, _as_stated(scan, stated))
+
+
+class _Scan:
+    """The readelf scan's output by file: what readelf printed of each (by_file), each file's
+    recorded compilations (files), those that have any (recorded), the core's among them (core),
+    and the interpreters (bin/python3.X)."""
+
+    def __init__(self, scan_out: str):
+        self.by_file = _by_file(scan_out)  # file -> what readelf printed of it
+        self.files = {name: recorded_compilations(text) for name, text in self.by_file.items()}
+        self.recorded = {name: compilations for name, compilations in self.files.items() if compilations}
+        self.core = [name for name in self.recorded if CORE.fullmatch(name)]
+        self.interpreters = [name for name in self.files if re.fullmatch(r"bin/python3\.\d+t?", name)]
+
+    def bolted(self) -> list[str]:
+        return [name for name, text in self.by_file.items() if "BOLT revision" in text]
+
+
+def _sysconfig_problems(scan_out: str, stated: dict) -> list[str]:
+    """sysconfig hands extensions no BUILD_ONLY flag, and its CFLAGS end at the stated level."""
+    sysconfig_vars = _printed(scan_out, SYSCONFIG_LINE)
+    if sysconfig_vars is None:
+        return ["the runtime printed no sysconfig variables"]
+    problems = []
+    for name in EXTENSION_VARS:
+        found = BUILD_ONLY.findall(sysconfig_vars.get(name) or "")
+        if found:
+            problems.append(f"sysconfig {name} hands extensions build-only flags: {' '.join(found)}")
+    level = optimization((sysconfig_vars.get("CFLAGS") or "").split())
+    if level != stated["optimization"]:
+        problems.append(f"sysconfig CFLAGS ends at {level}, not the stated {stated['optimization']}")
+    return problems
+
+
+def _compilation_problems(scan: _Scan, stated: dict) -> list[str]:
+    """The core has compilation records; every recorded compilation is at the stated level; the
+    core's show link-time optimisation exactly when the statement says lto."""
+    problems = []
+    missing_core = [name for name in scan.files if CORE.fullmatch(name) and name not in scan.recorded]
+    if missing_core or not scan.core:
+        problems.append("no compilation record in " + (", ".join(missing_core) or "the interpreter or libpython"))
+    for name, compilations in scan.recorded.items():
+        levels = sorted({optimization(options) or "none" for _, options in compilations})
+        if levels != [stated["optimization"]]:
+            problems.append(f"{name} compiled at {'/'.join(levels)}")
+        lto = any(language.startswith("GIMPLE") for language, _ in compilations)
+        if name in scan.core and lto != bool(stated.get("lto")):
+            problems.append(f"{name}: link-time optimisation {'missing' if stated.get('lto') else 'present'} "
+                            f"(stated lto: {str(bool(stated.get('lto'))).lower()})")
+    return problems
+
+
+def _bolt_problems(scan: _Scan, stated: dict) -> list[str]:
+    """BOLT writes its version and command line into a .note.bolt_info section ("BOLT revision:
+    ..., command line: ..."), which strip keeps: the interpreter has one when, and only when, the
+    build states it used BOLT (on the interpreter alone: libpython3.X.so gets no profile)."""
+    bolted = scan.bolted()
+    if bolted == (scan.interpreters if stated.get("bolt") else []):
+        return []
+    if stated.get("bolt"):
+        return [f"stated BOLT ({stated['bolt']}) on {', '.join(scan.interpreters) or 'the interpreter'}; "
+                f"BOLT's note is in: {', '.join(bolted) or 'no file'}"]
+    return [f"BOLT's note is in {', '.join(bolted)}, but the build states no BOLT"]
+
+
+def _pie_problems(scan: _Scan, stated: dict) -> list[str]:
+    """The interpreter's ELF type against the statement: "pie": false is a position-dependent
+    executable (EXEC), true a position-independent one (DYN). Older statements say nothing."""
+    if "pie" not in stated:
+        return []
+    want_type = "DYN" if stated["pie"] else "EXEC"
+    problems = []
+    for name in scan.interpreters:
+        found = re.search(r"^\s*Type:\s+(\w+)", scan.by_file[name], re.MULTILINE)
+        if not found or found.group(1) != want_type:
+            problems.append(f"{name} is {found.group(1) if found else 'of no readable type'}, "
+                            f"not {want_type} as stated (pie: {str(stated['pie']).lower()})")
+    return problems
+
+
+def _as_stated(scan: _Scan, stated: dict) -> str:
+    """The passing check's detail: what was found as stated."""
+    want, bolted = stated["optimization"], scan.bolted()
+    linked = ""
+    if "pie" in stated:
+        linked = (f"; {', '.join(scan.interpreters)} "
+                  f"{'position-independent' if stated['pie'] else 'position-dependent'} as stated")
     bolt = f"; BOLT ({stated['bolt']}) applied to {', '.join(bolted)}" if bolted else ""
-    merged = [name for name, compilations in recorded.items() if any(lang.endswith(MERGED) for lang, _ in compilations)]
+    merged = [name for name, compilations in scan.recorded.items()
+              if any(lang.endswith(MERGED) for lang, _ in compilations)]
     merged_note = (f" (GCC before 11 records options per file, not per compilation: in {len(merged)} files the level "
                    "read is every -O option used)") if merged else ""
-    return Check("build_flags", True,
-                 f"{len(recorded)} ELF files compiled at {want}{' with LTO' if stated.get('lto') else ''} as stated{merged_note} "
-                 f"(core: {', '.join(core)}){bolt}{linked}; sysconfig hands extensions {want} and no build-only flags")
+    return (f"{len(scan.recorded)} ELF files compiled at {want}{' with LTO' if stated.get('lto') else ''} as stated"
+            f"{merged_note} (core: {', '.join(scan.core)}){bolt}{linked}; sysconfig hands extensions {want} "
+            "and no build-only flags")
 
 
 def builtin_modules_check(scan_out: str, stated: dict | None) -> Check:
