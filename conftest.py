@@ -15,9 +15,10 @@ import zstandard
 from harness import durations, emulation, engine, images, jobserver, layout, redact, selection
 from harness.bucket import preflight, s3, s3server
 from harness.bucket import target as bucket_target
-from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, Method, usable_cores
+from harness.build import DEFAULT_TIMEOUT as DEFAULT_BUILD_TIMEOUT, Method
 from harness.build import method as build_method
 from harness.case import Case, RunContext
+from harness.containers import usable_cores
 from harness.errors import PairError, UsageError
 from harness.progress import Progress
 from harness.report import Summary

@@ -36,7 +36,7 @@ from common import OUT, ROOT, archive_of, cores, record, say
 
 from harness import archive as archive_mod
 from harness import engine, images, layout, sources
-from harness.build import container_options
+from harness.containers import container_options
 from harness.formulas import load_formulas
 from harness.hashing import file_sha256, inputs_sha256
 from harness.stacks import load_stacks

@@ -8,7 +8,6 @@ the pair's log; "::phase::" lines report progress and are timed.
 
 import enum
 import json
-import os
 import shutil
 import threading
 import time
@@ -18,7 +17,8 @@ from pathlib import Path
 import docker.errors
 
 from . import durations, jobserver, redact
-from .engine import GONE, LABEL, remove_quietly
+from .containers import ContainerRun, usable_cores
+from .engine import GONE, remove_quietly
 from .errors import PairError
 from .hashing import file_sha256, inputs_sha256
 from .layout import BUILD_SCRIPT, CROSS
@@ -68,80 +68,116 @@ def cross_sites_sha256() -> str:
     return inputs_sha256({path.name: file_sha256(path) for path in sorted(CROSS.glob("*.config.site"))})
 
 
-def container_options(image, run_id, pair):
-    """Isolation every container we run gets (build and verification): no network, the host
-    user, our labels. The network test uses them too."""
-    return dict(
-        image=image.id,
-        network_mode="none",
-        user=f"{os.getuid()}:{os.getgid()}",
-        labels={f"{LABEL}.run": run_id, f"{LABEL}.pair": pair},
-        working_dir="/tmp",
-        detach=True,
-    )
+@dataclass(frozen=True)
+class BuildInputs:
+    """What one build is made of: the image it runs in (for a cross build the machine's, with the
+    cross compiler), the formula and its checked source, the profile, and staging, the fresh host
+    folder mounted as the install prefix (its one writable mount). Release builds write the
+    profiles they used to profile_out (a tar; builds/build-python.sh: PROFILE_OUT), and given
+    profile_in (such a tar) use it instead of training. Given cross_arch (an architecture other
+    than the image's), the script cross-compiles for it: CROSS_ARCH."""
+    image: object
+    formula: object
+    source: Path
+    profile: str
+    staging: Path
+    timeout: int = DEFAULT_TIMEOUT
+    profile_out: Path | None = None
+    profile_in: Path | None = None
+    cross_arch: str = ""
 
 
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0))
+@dataclass(frozen=True)
+class Container:
+    """One build container: its image, command, environment and mounts."""
+    image: object
+    command: list
+    env: dict
+    volumes: dict
 
 
-def run_build(client, image, formula, source: Path, profile, prefix_dir: Path, log_file, on_phase,
-              run_id="", pair="", jobserver_path=None, timeout=DEFAULT_TIMEOUT,
-              profile_out: Path | None = None, profile_in: Path | None = None, cross_arch: str = ""):
-    """Build in a container. With jobserver_path (the run's shared pool, harness/jobserver.py) the
-    build first waits for a slot of its own, and its make draws further slots from the pool.
-    Release builds write the profiles they used to profile_out (a tar; builds/build-python.sh:
-    PROFILE_OUT), and given profile_in (such a tar) use it instead of training. Given cross_arch
-    (an architecture other than the image's), the script cross-compiles for it: CROSS_ARCH."""
+def run_build(run: ContainerRun, inputs: BuildInputs, log_file, on_phase) -> BuildResult:
+    """Build in a container. With run.jobserver (the run's shared pool, harness/jobserver.py) the
+    build first waits for a slot of its own, and its make draws further slots from the pool."""
+    # A snapshot of the script, not the file itself: bash reads a script as it runs, so an edit
+    # to builds/build-python.sh during a long build would otherwise break that build midway.
+    script = inputs.staging.parent / f".build-python-{inputs.staging.name}.sh"
+    shutil.copyfile(BUILD_SCRIPT, script)
+    try:
+        with jobserver.slot(run.jobserver):
+            on_phase("started (holding a jobserver slot)" if run.jobserver else "started")
+            return _run(run, _container(inputs, script, run.jobserver), log_file, on_phase, inputs.timeout)
+    finally:
+        script.unlink(missing_ok=True)
+
+
+def _container(inputs: BuildInputs, script: Path, jobserver_path) -> Container:
+    """The build's container: the source, the script snapshot, the patches and the profiles
+    mounted read-only, the install prefix (and a profile's way out) writable."""
+    source, formula = inputs.source, inputs.formula
     env = {
         "SOURCE_TARBALL": f"/src/{source.name}",
         "PYTHON_VERSION": formula.version,
-        "BUILD_PROFILE": profile,
+        "BUILD_PROFILE": inputs.profile,
         "MAKE_JOBS": str(usable_cores()),
         "PREFIX": PREFIX,
         "CONFIGURE_EXTRA": "\n".join(formula.configure_args),
         "HOME": "/tmp",
     }
-    # A snapshot of the script, not the file itself: bash reads a script as it runs, so an edit
-    # to builds/build-python.sh during a long build would otherwise break that build midway.
-    script = prefix_dir.parent / f".build-python-{prefix_dir.name}.sh"
-    shutil.copyfile(BUILD_SCRIPT, script)
     volumes = {
         str(source): {"bind": f"/src/{source.name}", "mode": "ro"},
         str(script): {"bind": "/opt/pyruntimes/build-python.sh", "mode": "ro"},
-        str(prefix_dir): {"bind": PREFIX, "mode": "rw"},
+        str(inputs.staging): {"bind": PREFIX, "mode": "rw"},
     }
     if formula.patches:
         env["PATCHES"] = "\n".join(f"/src/patches/{patch.name}" for patch in formula.patches)
         for patch in formula.patches:
             volumes[str(patch)] = {"bind": f"/src/patches/{patch.name}", "mode": "ro"}
-    if cross_arch:
-        env["CROSS_ARCH"] = cross_arch
+    if inputs.cross_arch:
+        env["CROSS_ARCH"] = inputs.cross_arch
         volumes[str(CROSS)] = {"bind": "/opt/pyruntimes/cross", "mode": "ro"}
-    if profile_out is not None:
-        volumes[str(profile_out.parent)] = {"bind": "/build/profile-out", "mode": "rw"}
-        env["PROFILE_OUT"] = f"/build/profile-out/{profile_out.name}"
-    if profile_in is not None:
-        volumes[str(profile_in)] = {"bind": "/build/profile-in.tar", "mode": "ro"}
+    if inputs.profile_out is not None:
+        volumes[str(inputs.profile_out.parent)] = {"bind": "/build/profile-out", "mode": "rw"}
+        env["PROFILE_OUT"] = f"/build/profile-out/{inputs.profile_out.name}"
+    if inputs.profile_in is not None:
+        volumes[str(inputs.profile_in)] = {"bind": "/build/profile-in.tar", "mode": "ro"}
         env["PROFILE_IN"] = "/build/profile-in.tar"
     command = ["bash", "/opt/pyruntimes/build-python.sh"]
     if jobserver_path:
         volumes[str(jobserver_path)] = {"bind": jobserver.CONTAINER_PATH, "mode": "rw"}
         command = ["bash", "-c", jobserver.CONTAINER_PRELUDE, "jobserver", *command]
-    with jobserver.slot(jobserver_path):
-        on_phase("started (holding a jobserver slot)" if jobserver_path else "started")
-        return _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair, timeout)
+    return Container(inputs.image, command, env, volumes)
 
 
-def _run(client, image, command, env, volumes, script, log_file, on_phase, run_id, pair, timeout):
+def _run(run: ContainerRun, spec: Container, log_file, on_phase, timeout) -> BuildResult:
     result = BuildResult()
-    container = client.containers.run(
-        command=command, environment=env, volumes=volumes, **container_options(image, run_id, pair),
-    )
+    container = run.docker.containers.run(command=spec.command, environment=spec.env, volumes=spec.volumes,
+                                          **run.options(spec.image))
+    deadline = _deadline(container, result, timeout)
+    log = _Log(result, log_file, on_phase)
+    ended = threading.Event()
+    beating = threading.Thread(target=log.heartbeat, args=(ended,), daemon=True)
+    beating.start()
+    try:
+        for count, line in enumerate(_lines(container.logs(stream=True, follow=True)), 1):
+            log.read(count, line)
+        _exit_status(container, result)
+        log.close()
+    finally:
+        deadline.cancel()
+        ended.set()
+        beating.join()
+        log_file.flush()
+        remove_quietly(container)
+    _raise_unless_built(result, log.phase, timeout, log_file)
+    return result
 
+
+def _deadline(container, result: BuildResult, timeout) -> threading.Timer:
+    """Kill the container once it runs past timeout seconds (and say so in result)."""
     def stop_at_deadline():
-        # The log stream below ends when the container does, so killing it is all it takes; the
-        # finally below removes it (a removal from this thread could still be under way at exit).
+        # The log stream ends when the container does, so killing it is all it takes; _run's
+        # finally removes it (a removal from this thread could still be under way at exit).
         result.timed_out = True
         try:
             container.kill()
@@ -151,63 +187,20 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     deadline = threading.Timer(timeout, stop_at_deadline)
     deadline.daemon = True
     deadline.start()
-    # A heartbeat by the clock, not by the log: a phase can print nothing for minutes (the LTO link
-    # of libpython, a PGO training test run under emulation) and should still show it is alive.
-    state = {"phase": "start", "started": time.monotonic(), "lines": 0}
-    state_lock, ended = threading.Lock(), threading.Event()
+    return deadline
 
-    def heartbeat():
-        while not ended.wait(HEARTBEAT):
-            with state_lock:
-                if time.monotonic() - state["started"] >= HEARTBEAT:
-                    log_file.flush()
-                    on_phase(f"{state['phase']}, {int(time.monotonic() - state['started'])}s so far "
-                             f"({state['lines']} log lines)")
 
-    beating = threading.Thread(target=heartbeat, daemon=True)
-    beating.start()
-    try:
-        phase, started = "start", time.monotonic()
-        for count, line in enumerate(_lines(container.logs(stream=True, follow=True)), 1):
-            # A build never sees a credential (no network, none mounted); the log goes through the
-            # redactor all the same, as everything the harness writes does (harness/redact.py).
-            log_file.write(redact.redact(line) + "\n")
-            now = time.monotonic()
-            with state_lock:
-                state["lines"] = count
-            if line.startswith(PHASE_MARK):
-                result.phase_seconds[phase] = round(now - started, 1)
-                phase, started = line[len(PHASE_MARK):].strip(), now
-                with state_lock:
-                    state.update(phase=phase, started=now)
-                log_file.flush()
-                on_phase(phase)
-            elif line.startswith(PGO_MARK):
-                result.pgo = _json_line(line[len(PGO_MARK):])
-            elif line.startswith(BOLT_MARK):
-                result.bolt = _json_line(line[len(BOLT_MARK):])
-            elif line.startswith(FLAGS_MARK):
-                result.flags = _json_line(line[len(FLAGS_MARK):])
-            elif line.startswith(CPU_MARK):
-                result.cpu = _json_line(line[len(CPU_MARK):])
-        result.exit_code = -1 if result.timed_out else container.wait()["StatusCode"]
-        if result.exit_code != 0 and not result.timed_out:  # say whether the kernel's OOM killer or a SIGKILL ended it
-            container.reload()
-            if container.attrs["State"].get("OOMKilled"):
-                result.killed = "the container ran out of memory"
-            elif result.exit_code == 137:
-                result.killed = "the container was killed (SIGKILL)"
-        if phase != "done":
-            result.phase_seconds[phase] = round(time.monotonic() - started, 1)
-        result.phase_seconds.pop("start", None)
-        result.phase_seconds.pop("done", None)
-    finally:
-        deadline.cancel()
-        ended.set()
-        beating.join()
-        log_file.flush()
-        script.unlink(missing_ok=True)
-        remove_quietly(container)
+def _exit_status(container, result: BuildResult):
+    result.exit_code = -1 if result.timed_out else container.wait()["StatusCode"]
+    if result.exit_code != 0 and not result.timed_out:  # say whether the kernel's OOM killer or a SIGKILL ended it
+        container.reload()
+        if container.attrs["State"].get("OOMKilled"):
+            result.killed = "the container ran out of memory"
+        elif result.exit_code == 137:
+            result.killed = "the container was killed (SIGKILL)"
+
+
+def _raise_unless_built(result: BuildResult, phase: str, timeout, log_file):
     if result.timed_out:
         raise PairError(f"build stopped in phase '{phase}': it ran past the time limit of {durations.describe(timeout)} "
                         "(--build-timeout); see " + log_file.name)
@@ -220,7 +213,69 @@ def _run(client, image, command, env, volumes, script, log_file, on_phase, run_i
     if result.exit_code != 0:
         how = result.killed or f"exit {result.exit_code}"
         raise PairError(f"build failed in phase '{phase}' ({how}); see {log_file.name}")
-    return result
+
+
+class _Log:
+    """The build's log as it streams: each line written to the pair's log file, the markers the
+    build script prints (MARKERS) read into the result, and the phase shown live."""
+
+    def __init__(self, result: BuildResult, log_file, on_phase):
+        self.result, self.log_file, self.on_phase = result, log_file, on_phase
+        self.phase, self.started, self.lines = "start", time.monotonic(), 0
+        self.lock = threading.Lock()  # the heartbeat's thread reads phase, started and lines
+
+    def read(self, count: int, line: str):
+        # A build never sees a credential (no network, none mounted); the log goes through the
+        # redactor all the same, as everything the harness writes does (harness/redact.py).
+        self.log_file.write(redact.redact(line) + "\n")
+        now = time.monotonic()
+        with self.lock:
+            self.lines = count
+        for mark, handle in MARKERS.items():
+            if line.startswith(mark):
+                handle(self, line[len(mark):], now)
+                break
+
+    def new_phase(self, text: str, now: float):
+        self.result.phase_seconds[self.phase] = round(now - self.started, 1)
+        with self.lock:
+            self.phase, self.started = text.strip(), now
+        self.log_file.flush()
+        self.on_phase(self.phase)
+
+    def close(self):
+        """The last phase's seconds, unless the script said it was done; "start" and "done" are no phases."""
+        if self.phase != "done":
+            self.result.phase_seconds[self.phase] = round(time.monotonic() - self.started, 1)
+        self.result.phase_seconds.pop("start", None)
+        self.result.phase_seconds.pop("done", None)
+
+    def heartbeat(self, ended: threading.Event):
+        """A heartbeat by the clock, not by the log: a phase can print nothing for minutes (the LTO
+        link of libpython, a PGO training test run under emulation) and should still show it is alive."""
+        while not ended.wait(HEARTBEAT):
+            with self.lock:
+                if time.monotonic() - self.started >= HEARTBEAT:
+                    self.log_file.flush()
+                    self.on_phase(f"{self.phase}, {int(time.monotonic() - self.started)}s so far "
+                                  f"({self.lines} log lines)")
+
+
+def _json_field(name):
+    """A marker whose line carries JSON for the result's field `name`."""
+    def handle(log: _Log, text: str, now: float):
+        setattr(log.result, name, _json_line(text))
+    return handle
+
+
+# What the build script's marker lines mean: the phase begun, or the JSON of a field of the result.
+MARKERS = {
+    PHASE_MARK: _Log.new_phase,
+    PGO_MARK: _json_field("pgo"),
+    BOLT_MARK: _json_field("bolt"),
+    FLAGS_MARK: _json_field("flags"),
+    CPU_MARK: _json_field("cpu"),
+}
 
 
 def _json_line(text):

@@ -61,6 +61,18 @@ def verification_key(archive_sha256: str, run_image, build_image, compile_image)
     })
 
 
+def reusable_verification(record: dict, key: str, reverify: bool) -> dict | None:
+    """The results of the archive's earlier verification (its record's "verification": name ->
+    {"ok", "detail"}) when they can stand for this one: not --reverify, made under the same
+    verification key, and all passed. Only passes are reused: a failure is always checked again
+    (it may have been the machine's). Else None."""
+    earlier = record.get("verification") or {}
+    if not reverify and record.get("verification_key") == key and earlier and all(
+            result["ok"] for result in earlier.values()):
+        return earlier
+    return None
+
+
 def reusable(archive: Path, rebuild: bool, say) -> str | None:
     """The archive's sha256 when it can be reused (not --rebuild, its sha256 and record beside it,
     its bytes matching that sha256, and its profile, when it names one, there and unchanged), else

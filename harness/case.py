@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime
 import enum
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,9 @@ from . import archive as archive_mod
 from . import build, cache_policy, emulation, engine, images, provenance, sbom, selection, sources
 from . import record as record_mod
 from .bucket import manifest, publish, s3
-from .checks import archive_checks, cext_check, verify
+from .checks import verify
 from .checks.check import Check
+from .containers import ContainerRun
 from .errors import PairError
 from .hashing import file_sha256
 
@@ -104,6 +104,11 @@ class Case:
     @property
     def pair(self):
         return selection.pair_id(self.formula, self.stack, self.arch)
+
+    @property
+    def container_run(self) -> ContainerRun:
+        """Who runs this pair's containers: the engine, this run and pair, the run's jobserver."""
+        return ContainerRun(self.ctx.docker, self.ctx.run_id, self.pair, self.ctx.jobserver)
 
     @property
     def log_path(self) -> Path:
@@ -276,6 +281,16 @@ class Case:
             self._note_archive(archive, reused)
             return archive, reused
         self.note("reused", False)
+        built = self._build(source, key, archive)
+        self.record = record_mod.build_record(self, built)
+        archive_mod.write_sidecars(archive, built.sha256, self.record)
+        self._note_build(built.result)
+        self._note_archive(archive, built.sha256)
+        return archive, built.sha256
+
+    def _build(self, source: Path, key: str, archive: Path) -> record_mod.Built:
+        """Build into a fresh staging folder and pack it into archive; its errors as one line
+        with the log's tail, and the staging and profile folders gone whatever happens."""
         staging = archive.parent / f".staging-{self.pair}-{key[:16]}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -283,38 +298,10 @@ class Case:
         # (--profile-data) goes in from here.
         profiles = archive.parent / f".profiles-{self.pair}-{key[:16]}"
         shutil.rmtree(profiles, ignore_errors=True)
-        profile_out = profile_in = None
-        if self.ctx.profile == "release":
-            profiles.mkdir(parents=True)
-            profile_out = profiles / "profile.tar"
-            if self.ctx.profile_data:
-                profile_in = profiles / "given.tar"
-                archive_mod.decompress_file(self.ctx.profile_data, profile_in)
+        inputs = self._build_inputs(source, staging, profiles)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            parallel = "slots shared with the run's other builds" if self.ctx.jobserver else "make -j per core"
-            self.say(f"building ({self.ctx.profile} profile, {parallel}); log: {self.log_path}")
-            started, started_on = time.monotonic(), provenance.now()
-            with open(self.log_path, "w") as log:
-                result = build.run_build(
-                    self.ctx.docker, self.compile_image, self.formula, source, self.ctx.profile,
-                    staging, log, on_phase=lambda phase: self.say(f"build: {phase}"),
-                    run_id=self.ctx.run_id, pair=self.pair, jobserver_path=self.ctx.jobserver,
-                    timeout=self.ctx.build_timeout, profile_out=profile_out, profile_in=profile_in,
-                    cross_arch=self.arch if self.method is build.Method.CROSS else "")
-            build_seconds = round(time.monotonic() - started, 1)
-            self.say("packaging")
-            started = time.monotonic()
-            profile = None
-            if profile_out is not None:
-                if not profile_out.exists():
-                    raise PairError("the release build wrote no profile (PROFILE_OUT): a rebuild could not make its bytes")
-                profile_path = archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)
-                profile = {"sha256": archive_mod.compress_file(profile_out, profile_path),
-                           "size": profile_path.stat().st_size, "given": bool(profile_in)}
-            sha256 = archive_mod.pack(staging, archive, archive_mod.ZSTD_LEVELS[self.ctx.profile])
-            pack_seconds = round(time.monotonic() - started, 1)
-            finished_on = provenance.now()
+            return self._compile_and_pack(inputs, key, archive)
         except PairError as exc:
             raise PairError(f"{exc}\n{_tail(self.log_path)}") from None
         except (*engine.GONE, *engine.SLOW):
@@ -325,11 +312,51 @@ class Case:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(profiles, ignore_errors=True)
-        self.record = record_mod.build_record(
-            self, key=key, archive=archive, sha256=sha256, result=result, pack_seconds=pack_seconds,
-            build_seconds=build_seconds, started_on=started_on, finished_on=finished_on, profile_data=profile)
-        archive_mod.write_sidecars(archive, sha256, self.record)
-        self.note("time_build", build_seconds)
+
+    def _build_inputs(self, source: Path, staging: Path, profiles: Path) -> build.BuildInputs:
+        """The build's inputs; for a release build, the profile's way out and a given profile's
+        way in (decompressed into profiles)."""
+        profile_out = profile_in = None
+        if self.ctx.profile == "release":
+            profiles.mkdir(parents=True)
+            profile_out = profiles / "profile.tar"
+            if self.ctx.profile_data:
+                profile_in = profiles / "given.tar"
+                archive_mod.decompress_file(self.ctx.profile_data, profile_in)
+        return build.BuildInputs(
+            self.compile_image, self.formula, source, self.ctx.profile, staging, timeout=self.ctx.build_timeout,
+            profile_out=profile_out, profile_in=profile_in,
+            cross_arch=self.arch if self.method is build.Method.CROSS else "")
+
+    def _compile_and_pack(self, inputs: build.BuildInputs, key: str, archive: Path) -> record_mod.Built:
+        parallel = "slots shared with the run's other builds" if self.ctx.jobserver else "make -j per core"
+        self.say(f"building ({self.ctx.profile} profile, {parallel}); log: {self.log_path}")
+        started, started_on = time.monotonic(), provenance.now()
+        with open(self.log_path, "w") as log:
+            result = build.run_build(self.container_run, inputs, log,
+                                     on_phase=lambda phase: self.say(f"build: {phase}"))
+        build_seconds = round(time.monotonic() - started, 1)
+        self.say("packaging")
+        started = time.monotonic()
+        profile = self._pack_profile(inputs, archive)
+        sha256 = archive_mod.pack(inputs.staging, archive, archive_mod.ZSTD_LEVELS[self.ctx.profile])
+        return record_mod.Built(key, archive, sha256, result, build_seconds=build_seconds,
+                                pack_seconds=round(time.monotonic() - started, 1), started_on=started_on,
+                                finished_on=provenance.now(), profile_data=profile)
+
+    def _pack_profile(self, inputs: build.BuildInputs, archive: Path) -> dict | None:
+        """A release build's profiles, compressed beside the archive: the record's profile_data."""
+        if inputs.profile_out is None:
+            return None
+        if not inputs.profile_out.exists():
+            raise PairError("the release build wrote no profile (PROFILE_OUT): a rebuild could not make its bytes")
+        profile_path = archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)
+        return {"sha256": archive_mod.compress_file(inputs.profile_out, profile_path),
+                "size": profile_path.stat().st_size, "given": bool(inputs.profile_in)}
+
+    def _note_build(self, result: build.BuildResult):
+        """What the summary table shows of a build: its time, CPU, PGO training and phases."""
+        self.note("time_build", self.record["build_seconds"])
         if self.record["build_cpu_seconds"]:
             self.note("cpu", f"build took {self.record['build_cpu_seconds']:.0f} CPU seconds")
         if result.pgo.get("profile_given"):
@@ -341,8 +368,6 @@ class Case:
                              f"{len(failed)} failed{' (' + ', '.join(failed) + ')' if failed else ''}; "
                              f"{result.pgo['profile_files']} profile files")
         self.note("phases", ", ".join(f"{name} {secs:.0f}s" for name, secs in self.record["phase_seconds"].items()))
-        self._note_archive(archive, sha256)
-        return archive, sha256
 
     def _note_archive(self, archive: Path, sha256: str):
         self.note("archive", str(archive))
@@ -361,10 +386,8 @@ class Case:
 
     def verify(self, archive: Path):
         key = self.verification_key()
-        earlier = self.record.get("verification") or {}
-        if (not self.ctx.reverify and self.record.get("verification_key") == key and earlier
-                and all(result["ok"] for result in earlier.values())):
-            # Only passes are reused: a failure is always checked again (it may have been the machine's).
+        earlier = cache_policy.reusable_verification(self.record, key, self.ctx.reverify)
+        if earlier:
             self.say(f"reusing the verification of this archive in the same images ({len(earlier)} checks passed)")
             self.note("verify_reused", True)
             self.note("time_verify", 0.0)
@@ -373,22 +396,12 @@ class Case:
             return [Check(name, True, f"reused: {result['detail']}") for name, result in earlier.items()]
         self.say("verifying in the run image")
         started = time.monotonic()
-        checks = archive_checks.hygiene_checks(archive)
-        checks.append(archive_checks.build_log_check(self.log_path))
-        # A folder of this run's own: another run may be verifying the same pair right now.
-        (self.ctx.out_dir / "work").mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f"{self.pair}-", dir=self.ctx.out_dir / "work"))
-        try:
-            wheels = cext_check.fetch_wheels(self.ctx.cache_dir, log=self.say)
-            runtime, run_image_facts = verify.runtime_checks(self.ctx.docker, self.run_image, archive,
-                                                             self.formula.version, self.ctx.run_id, self.pair, work,
-                                                             build_image=self.build_image, wheels=wheels,
-                                                             build_flags=self.record.get("build_flags"),
-                                                             arch=self.arch, jobserver_path=self.ctx.jobserver,
-                                                             tools_image=self.compile_image, log=self.say)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        checks += runtime
+        subject = verify.Subject(archive, self.log_path, self.formula.version, self.arch, self.run_image,
+                                 build_image=self.build_image, tools_image=self.compile_image,
+                                 build_flags=self.record.get("build_flags"))
+        # A folder of this run's own under work/: another run may be verifying the same pair right now.
+        checks, run_image_facts = verify.verify(self.container_run, subject, self.ctx.cache_dir,
+                                                self.ctx.out_dir / "work", log=self.say)
         self.record["verification"] = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
         self.record["verification_key"] = key
         self.record.update(run_image_facts)  # the system libraries, their packages, the distribution

@@ -8,6 +8,7 @@ provenance statement are made from it (harness/sbom.py, harness/provenance.py).
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 import zstandard
@@ -16,23 +17,35 @@ from . import build, layout, provenance
 from .hashing import file_sha256
 
 
-def build_record(case, *, key: str, archive: Path, sha256: str, result: build.BuildResult,
-                 pack_seconds: float, build_seconds: float, started_on: str, finished_on: str,
-                 profile_data: dict | None) -> dict:
+@dataclass(frozen=True)
+class Built:
+    """What a build made: the archive (its sha256) under cache key key, what build.run_build()
+    returned, the seconds building and packing took, when the build started and finished, and the
+    profile the build made ({"sha256", "size", "given"}), or None."""
+    key: str
+    archive: Path
+    sha256: str
+    result: build.BuildResult
+    build_seconds: float
+    pack_seconds: float
+    started_on: str
+    finished_on: str
+    profile_data: dict | None = None
+
+
+def build_record(case, built: Built) -> dict:
     """The record of the build of case (a harness.case.Case: its formula, stack, architecture,
-    images and run) that produced archive (whose sha256 is sha256) under cache key key: result is
-    what build.run_build() returned, profile_data the profile the build made ({"sha256", "size",
-    "given"}), or None."""
-    formula, stack, method, ctx = case.formula, case.stack, case.method, case.ctx
+    images and run) that made built."""
+    formula, stack, method, ctx, result = case.formula, case.stack, case.method, case.ctx, built.result
     return {
         "runtime": formula.name,
         "python_version": formula.version,
         "stack": stack.name,
         "arch": case.arch,
         "profile": ctx.profile,
-        "cache_key": key,
-        "archive_sha256": sha256,
-        "archive_size": archive.stat().st_size,
+        "cache_key": built.key,
+        "archive_sha256": built.sha256,
+        "archive_size": built.archive.stat().st_size,
         "source": {"url": formula.url, "sha256": formula.sha256},
         "end_of_life": {"runtime": _iso(formula.end_of_life), "stack": _iso(stack.end_of_life),
                         "notice": case.end_of_life() or None},
@@ -46,22 +59,22 @@ def build_record(case, *, key: str, archive: Path, sha256: str, result: build.Bu
                    **({"target_build": case.build_image.describe()} if method is build.Method.CROSS else {})},
         "build_method": method.value,
         "stack_inputs_sha256": stack.inputs_hash,
-        "phase_seconds": {**result.phase_seconds, "package": pack_seconds},
+        "phase_seconds": {**result.phase_seconds, "package": built.pack_seconds},
         # Release builds: how many training tests ran, which failed, how many profile files.
         "pgo_training": result.pgo or None,
         # The same for BOLT's training (the instrumented interpreter's run), when the build used BOLT.
         "bolt_training": result.bolt or None,
         # Release builds: the profiles they used (.profile.tar.zst beside the archive; in the
         # bucket under profiles/ by this sha256), with which a rebuild makes the same bytes.
-        "profile_data": profile_data,
+        "profile_data": built.profile_data,
         # What the build script states it compiles with; the build_flags check reads it back.
         "build_flags": result.flags or None,
-        "build_seconds": build_seconds,
+        "build_seconds": built.build_seconds,
         "build_cpu_seconds": round(sum(result.cpu.get(k, 0) for k in ("user_seconds", "system_seconds")), 1) or None,
         # What the provenance statement says of the build itself (harness/provenance.py).
         "run_id": ctx.run_id,
-        "build_started": started_on,
-        "build_finished": finished_on,
+        "build_started": built.started_on,
+        "build_finished": built.finished_on,
         "harness_revision": provenance.harness_revision(ctx.root),
         "tools": {
             "docker_engine": ctx.docker.version().get("Version", "?"),

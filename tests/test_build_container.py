@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from harness import build, debian_archive, engine, images, layout
+from harness import build, containers, debian_archive, engine, images, layout
 from harness.stacks import load_stacks
 from tests.helpers import source_cache
 
@@ -41,7 +41,7 @@ def archive_address():
 
 def test_download_from_inside_the_build_container_fails(build_image):
     client, image = build_image
-    options = build.container_options(image, run_id="test", pair="network-test")
+    options = containers.container_options(image, run_id="test", pair="network-test")
     options["user"] = "0:0"  # apt needs root; the network, not permissions, must be what stops it
     status, output = run(client, options, f"{DOWNLOAD} 2>&1; echo '== tcp'; "
                                           f"(exec 3<>/dev/tcp/{archive_address()}/80) 2>&1 && echo connected; "
@@ -57,7 +57,7 @@ def test_the_same_download_works_with_a_network(build_image):
     """The control: the same attempts succeed when the container has a network, so the test above
     fails for the right reason (the network is cut), not because the command is broken."""
     client, image = build_image
-    options = {**build.container_options(image, run_id="test", pair="network-control"), "user": "0:0"}
+    options = {**containers.container_options(image, run_id="test", pair="network-control"), "user": "0:0"}
     options.pop("network_mode")
     status, output = run(client, options, f"{DOWNLOAD} && (exec 3<>/dev/tcp/{archive_address()}/80) && echo connected")
     assert status == 0 and "Reading package lists" in output and "connected" in output, output
@@ -66,7 +66,7 @@ def test_the_same_download_works_with_a_network(build_image):
 def test_no_credentials_reach_the_build_container(build_image, monkeypatch):
     client, image = build_image
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary-secret-7f3a")
-    options = build.container_options(image, run_id="test", pair="env-test")
+    options = containers.container_options(image, run_id="test", pair="env-test")
     status, output = run(client, options, "env")
     assert status == 0 and "canary-secret-7f3a" not in output and "AWS_" not in output, output
 
@@ -77,11 +77,10 @@ def test_a_silent_phase_still_shows_signs_of_life(build_image, monkeypatch, tmp_
     client, image = build_image
     monkeypatch.setattr(build, "HEARTBEAT", 1)
     heard = []
-    script = tmp_path / "script.sh"
-    script.write_text("")
+    container = build.Container(image, ["bash", "-c", "echo '::phase:: quiet'; sleep 4; echo '::phase:: done'"], {}, {})
     with (tmp_path / "build.log").open("w") as log_file:
-        result = build._run(client, image, ["bash", "-c", "echo '::phase:: quiet'; sleep 4; echo '::phase:: done'"],
-                            {}, {}, script, log_file, heard.append, "test", "heartbeat-test", timeout=120)
+        result = build._run(containers.ContainerRun(client, "test", "heartbeat-test"), container, log_file,
+                            heard.append, timeout=120)
     assert result.exit_code == 0
     beats = [line for line in heard if line.startswith("quiet, ")]
     assert len(beats) >= 2 and all(re.fullmatch(r"quiet, \ds so far \(1 log lines\)", b) for b in beats), heard

@@ -4,7 +4,7 @@
   root, no setuid bits, no test folders or static libraries left over, bin/python3 present);
 - the build log: modules CPython's build reported as missing or failed (build_log_check).
 
-case.py runs them before verify.runtime_checks, which runs the checks that need the stack's images.
+verify.verify runs them before verify.runtime_checks, which runs the checks that need the stack's images.
 """
 
 from pathlib import Path
