@@ -43,7 +43,9 @@ def remove_run_containers(client, run_id):
     """Remove every container of this run that is still there (an interrupted run's safety net:
     each step removes its own containers, but an xdist worker killed mid-step cannot)."""
     try:
-        for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run={run_id}"}):
+        # ignore_removed: a container this run's own steps remove meanwhile is not an error.
+        mine = client.containers.list(all=True, filters={"label": f"{LABEL}.run={run_id}"}, ignore_removed=True)
+        for container in mine:
             remove_quietly(container)
     except (docker.errors.DockerException, *GONE):
         pass  # the engine itself is gone: its containers with it

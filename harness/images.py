@@ -489,7 +489,9 @@ def remove_superseded(client, stack, role, arch, current, cache_dir: Path, log=p
     candidates = [image for image in candidates if _last_use(image, cache_dir) < _now() - grace]
     if not candidates:
         return []
-    in_use = {container.attrs.get("Image") for container in client.containers.list(all=True)}
+    # ignore_removed: on a shared engine another run removes its containers between the listing
+    # and the SDK's inspect of each, which otherwise raises NotFound (seen in the fast suite).
+    in_use = {container.attrs.get("Image") for container in client.containers.list(all=True, ignore_removed=True)}
     removed = []
     for image in candidates:
         if image.id in in_use:
