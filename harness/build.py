@@ -20,7 +20,6 @@ from . import durations, jobserver, redact
 from .containers import ContainerRun, usable_cores
 from .engine import GONE, remove_quietly
 from .errors import PairError
-from .hashing import file_sha256, inputs_sha256
 from .layout import BUILD_SCRIPT, CROSS
 
 PREFIX = "/build/python"  # the path the runtime is built at; verification uses another
@@ -61,11 +60,6 @@ def method(stack, formula, arch: str, machine_arch: str) -> Method:
     if stack.cross_compiles and tuple(int(n) for n in formula.minor.split(".")) >= (3, 11):
         return Method.CROSS
     return Method.EMULATED
-
-
-def cross_sites_sha256() -> str:
-    """The cross builds' configure answers, as one hash: an input of every cross-built archive."""
-    return inputs_sha256({path.name: file_sha256(path) for path in sorted(CROSS.glob("*.config.site"))})
 
 
 @dataclass(frozen=True)
