@@ -334,15 +334,19 @@ def _places(manifest: Manifest, document: dict) -> list[tuple]:
                                   "({ARCH: {RUNTIME: entry}})")
         else:
             for arch, runtimes in arches.items():
-                where = _join(here, arch)
-                if not A_NAME.ok(arch):
-                    manifest.frame.append(f"{where}: not an architecture's name, should be {A_NAME.what}")
-                elif not isinstance(runtimes, dict):
-                    manifest.frame.append(f"{where} is {shown(runtimes)}, should be an object of runtimes "
-                                          "({RUNTIME: entry})")
-                else:
-                    places.append((stack, arch, where, runtimes))
+                _place(manifest, places, stack, arch, _join(here, arch), runtimes, named=arch, kind="an architecture")
     return places
+
+
+def _place(manifest: Manifest, places: list, stack, arch, where, runtimes, named, kind):
+    """One level holding a stack's runtimes of one architecture (in either schema): its name
+    (`named`, the last key of `where`, which is `kind`'s) checked, then added to `places`."""
+    if not A_NAME.ok(named):
+        manifest.frame.append(f"{where}: not {kind}'s name, should be {A_NAME.what}")
+    elif not isinstance(runtimes, dict):
+        manifest.frame.append(f"{where} is {shown(runtimes)}, should be an object of runtimes ({{RUNTIME: entry}})")
+    else:
+        places.append((stack, arch, where, runtimes))
 
 
 def _places_1(manifest: Manifest, document: dict) -> list[tuple]:
@@ -366,14 +370,7 @@ def _places_1(manifest: Manifest, document: dict) -> list[tuple]:
     places = []
     for arch, where, stacks in levels:
         for stack, runtimes in stacks.items():
-            here = _join(where, stack)
-            if not A_NAME.ok(stack):
-                manifest.frame.append(f"{here}: not a stack's name, should be {A_NAME.what}")
-            elif not isinstance(runtimes, dict):
-                manifest.frame.append(f"{here} is {shown(runtimes)}, should be an object of runtimes "
-                                      "({RUNTIME: entry})")
-            else:
-                places.append((stack, arch, here, runtimes))
+            _place(manifest, places, stack, arch, _join(where, stack), runtimes, named=stack, kind="a stack")
     return places
 
 
