@@ -34,6 +34,15 @@ def run_harness(*args, cwd=ROOT, env=None, timeout=3600):
                           env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+def make_stack_images(stack, cwd=ROOT, env=None, timeout=1800):
+    """The stack's build and run images, made (or found) as a run makes them, with
+    `python -m harness build-image`: since --plan changes nothing on the machine (issue 24), the
+    tests that ask --plan about a changed stack make its images first, as a run would."""
+    full_env = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
+    return subprocess.run([sys.executable, "-m", "harness", "build-image", stack], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def verified_build(first_build):
     """The archive first_build made, with its record, SBOM and provenance statement (as bytes),
     read under the archive's lock, as the harness writes them: another test's run verifying the

@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from harness import layout
-from tests.helpers import ROOT, copy_project, failure_reason, run_harness, table_row
+from tests.helpers import ROOT, copy_project, failure_reason, make_stack_images, run_harness, table_row
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
 
@@ -75,18 +75,22 @@ def test_a_stack_is_pulled_from_a_registry_and_fails_in_one_line_without_it(firs
     project = copy_project(tmp_path / "project")
     registry_stack(project, "registry-12", f"{repository}:{tag}")
     out = tmp_path / "out"
-    pulled = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "registry-12",
-                         "--profile", "quick", "--plan", "--out-dir", str(out), cwd=project)
+    # The images as a run makes them (a plan makes none), then the plan, which finds them.
+    pulled = make_stack_images("registry-12", cwd=project)
     assert pulled.returncode == 0, (pulled.stdout + pulled.stderr)[-3000:]
     assert f"registry-12: pulling {repository}:{tag}" in pulled.stderr, pulled.stderr[-3000:]
     assert "bootstrapping" not in pulled.stderr
-    assert table_row(pulled.stdout, "python-3.11.2-registry-12")[1] == "would"
+    planned = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "registry-12",
+                          "--profile", "quick", "--plan", "--out-dir", str(out), cwd=project)
+    assert planned.returncode == 0, (planned.stdout + planned.stderr)[-3000:]
+    assert table_row(planned.stdout, "python-3.11.2-registry-12")[1:3] == ["would", "build"], planned.stdout[-2000:]
 
     process.terminate()
     process.wait(timeout=30)
     registry_stack(project, "registry-gone", f"{repository}:{uuid.uuid4().hex[:12]}")
+    # A run (not a plan, which makes no image): the pair fails at its images, before any build.
     gone = run_harness("test_runtimes.py", "--runtimes", "python-3.11.2", "--stacks", "registry-gone",
-                       "--profile", "quick", "--plan", "--out-dir", str(out), cwd=project)
+                       "--profile", "quick", "--out-dir", str(out), cwd=project)
     assert gone.returncode == 1, gone.stdout[-3000:]
     reason = failure_reason(gone.stdout)
     assert f"stack registry-gone: base image {repository}:" in reason and "cannot be pulled" in reason, reason

@@ -1,14 +1,15 @@
 """Reuse is correct, not just fast: changing one input moves the cache keys of exactly the pairs
 it affects, so exactly those are rebuilt, and the others keep their archives.
 
-`--plan` asks the real harness what it would do (with the real stack images: a changed package
-list builds a new image, whose installed packages go into the key); the first build's archive shows that an
+`--plan` asks the real harness what it would do, with the real stack images (a changed package
+list builds a new image, whose installed packages go into the key: `python -m harness build-image`
+makes it first, as a run would, since a plan makes no image); the first build's archive shows that an
 unchanged key is reused. That a reused archive really skips the build is shown in test_pipeline.
 """
 
 import pytest
 
-from tests.helpers import NATIVE, copy_project, run_harness
+from tests.helpers import NATIVE, copy_project, make_stack_images, run_harness
 
 pytestmark = [pytest.mark.engine, pytest.mark.build]
 
@@ -19,7 +20,11 @@ BUILT = "python-3.11.2-debian-12"  # built by first_build, in the shared out fol
 
 
 def plan(project, out):
-    """{pair: (decision, cache key)} as the harness's --plan reports it."""
+    """{pair: (decision, cache key)} as the harness's --plan reports it, once the stacks' images
+    are made as a run makes them."""
+    for stack in STACKS:
+        made = make_stack_images(stack, cwd=project)
+        assert made.returncode == 0, made.stderr[-3000:]
     result = run_harness("test_runtimes.py", "--runtimes", ",".join(RUNTIMES), "--stacks", ",".join(STACKS), "--arch", NATIVE,
                          "--profile", "quick", "--plan", "--out-dir", str(out), cwd=project)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]

@@ -21,14 +21,18 @@ def test_stale_images_are_refreshed_and_an_unchanged_package_set_rebuilds_nothin
     assert result["returncode"] == 0, result["stdout"][-3000:]
     before = run_harness("test_runtimes.py", *QUICK_311, "--plan", "--out-dir", str(out))
     assert table_row(before.stdout, PAIR)[1:3] == ["would", "reuse"], before.stdout[-2000:]
-    refreshed = run_harness("test_runtimes.py", *QUICK_311, "--plan", "--image-max-age", "1s", "--out-dir", str(out))
+    # A run refreshes (a plan only says it would): the archive is reused, verified again in the
+    # new images and published to the embedded S3.
+    refreshed = run_harness("test_runtimes.py", *QUICK_311, "--image-max-age", "1s", "--out-dir", str(out))
     assert refreshed.returncode == 0, refreshed.stdout[-3000:]
     progress = refreshed.stderr
     assert "debian-12: refreshing the stack's images (made " in progress, progress[-3000:]
     assert "debian-12: build image refreshed: no package changed" in progress, progress[-3000:]
     assert "debian-12: run image refreshed: no package changed" in progress, progress[-3000:]
-    assert table_row(refreshed.stdout, PAIR)[1:3] == ["would", "reuse"], refreshed.stdout[-2000:]
-    assert table_row(refreshed.stdout, PAIR)[-1] == table_row(before.stdout, PAIR)[-1]  # the same cache key
+    assert table_row(refreshed.stdout, PAIR)[1:3] == ["passed", "reused"], refreshed.stdout[-2000:]
+    after = run_harness("test_runtimes.py", *QUICK_311, "--plan", "--out-dir", str(out))
+    assert table_row(after.stdout, PAIR)[1:3] == ["would", "reuse"], after.stdout[-2000:]
+    assert table_row(after.stdout, PAIR)[-1] == table_row(before.stdout, PAIR)[-1]  # the same cache key
 
     # Fresh now: the next run refreshes nothing.
     again = run_harness("test_runtimes.py", *QUICK_311, "--plan", "--out-dir", str(out))
@@ -43,7 +47,8 @@ def test_a_bootstrap_whose_signature_does_not_verify_fails_with_one_line(tmp_pat
     # A base image name of its own, so no cached base is found and a bootstrap is attempted.
     stack.write_text(stack.read_text().replace('image = "debian:bookworm-slim"',
                                                f'image = "pyruntimes-test/unsigned-{uuid.uuid4().hex[:8]}:12"'))
-    result = run_harness(*QUICK_311, "--plan", "--out-dir", str(tmp_path / "out"), cwd=project,
+    # A run, not a plan (which makes no image): the pair fails at its images, before any build.
+    result = run_harness(*QUICK_311, "--out-dir", str(tmp_path / "out"), cwd=project,
                          env={"PYRUNTIMES_DEBIAN_KEYRING": "/usr/share/keyrings/debian-archive-removed-keys.gpg"})
     assert result.returncode == 1, result.stdout[-3000:]
     reason = failure_reason(result.stdout)
