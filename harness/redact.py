@@ -42,6 +42,7 @@ GENERIC = [
 ]
 
 _registered: set[str] = set()
+_environment_seen: tuple | None = None  # the variables' values _register_environment last registered
 _lock = threading.Lock()
 
 
@@ -114,10 +115,17 @@ def redact(text) -> str:
 
 def _register_environment():
     """The environment's credentials, read at each call: every process of a run (pytest's, each
-    xdist worker's, `python -m harness`) masks them without having to register them first."""
-    register(*(os.environ.get(name, "") for name in SECRET_ENV))
-    for name in URL_ENV:
-        register_url(os.environ.get(name, ""))
+    xdist worker's, `python -m harness`) masks them without having to register them first.
+    redact() runs for every line of a build log: the forms are worked out again only when one of
+    these variables changed since the last call."""
+    global _environment_seen
+    values = tuple(os.environ.get(name, "") for name in SECRET_ENV + URL_ENV)
+    if values == _environment_seen:
+        return
+    register(*values[:len(SECRET_ENV)])
+    for url in values[len(SECRET_ENV):]:
+        register_url(url)
+    _environment_seen = values
 
 
 @lru_cache(maxsize=8)
