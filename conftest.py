@@ -103,7 +103,8 @@ def _configure(config):
     _writable_folder(os.environ.get("PYRUNTIMES_CACHE", str(layout.cache_dir())), "PYRUNTIMES_CACHE",
                      "or unset it for ~/.cache/pyruntimes")
     # The bucket (harness/bucket/target.py): --deploy's real one, credentials checked before any work.
-    target = bucket_target.resolve(opt.s3_bucket, opt.s3_prefix, opt.env_file, real=opt.deploy)
+    target = bucket_target.resolve(opt.s3_bucket, opt.s3_prefix, opt.env_file, real=opt.deploy,
+                                   public_url_option=opt.public_url)
     config.stash[MATRIX] = matrix
     config.stash[TARGET] = target
     named = target.bucket != bucket_target.DRY_RUN_BUCKET

@@ -42,6 +42,7 @@ quick profile's level, with the same library)."""
         "-v", f"{source}:/src/{source.name}:ro", "-v", f"{BUILD_SCRIPT}:/opt/build-python.sh:ro",
         "-v", f"{prefix}:{PREFIX}", "-e", f"SOURCE_TARBALL=/src/{source.name}",
         "-e", f"PYTHON_VERSION={formula.version}", "-e", "BUILD_PROFILE=quick", "-e", f"MAKE_JOBS={cores()}",
+        "-e", f"SOURCE_DATE_EPOCH={sources.release_epoch(source)}",
         "-e", f"PREFIX={PREFIX}", "-e", "HOME=/tmp", "-w", "/tmp", image_id, "bash", "/opt/build-python.sh",
     ], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tar = subprocess.Popen(["tar", "-C", str(prefix), "-cf", "-", "."], stdout=subprocess.PIPE)

@@ -9,6 +9,8 @@
 #                    of a run draws from one pool of as many slots as cores
 #   MAKE_JOBS        without JOBSERVER_FD (by hand, in `make buildenv`): a private make -j
 #   CONFIGURE_EXTRA  extra configure arguments from the formula, one per line
+#   SOURCE_DATE_EPOCH  the source's release date (the newest mtime in its tarball): the date the
+#                    runtime reports (sys.version), the same for every build of that source
 #   PROFILE_IN       release builds, optional: the profile of an earlier build of the same inputs
 #                    (the tar PROFILE_OUT names), used instead of a training run: a rebuild
 #   PATCHES          optional: patch files (one path per line) applied to the source in order, -p1
@@ -63,8 +65,11 @@ fi
 STRIP=${CROSS_HOST:+$CROSS_HOST-}strip
 
 # Builds of the same inputs should give the same bytes: GCC takes __DATE__/__TIME__ (which
-# CPython puts in sys.version) from SOURCE_DATE_EPOCH when it is set (reproducible-builds.org).
-export SOURCE_DATE_EPOCH=946684800
+# CPython puts in sys.version, `python -VV`) from SOURCE_DATE_EPOCH when it is set
+# (reproducible-builds.org). The harness passes the source's own release date, a fact about the
+# pinned input: true, and the same for every build (a fixed 2000-01-01 read as a bug).
+: "${SOURCE_DATE_EPOCH:?the source release date (harness/sources.py: release_epoch)}"
+export SOURCE_DATE_EPOCH
 
 phase extract
 # The source as the formula gives it: the tarball, then its patches (upstream fixes released after

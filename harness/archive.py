@@ -1,7 +1,7 @@
 """Deterministic packaging: the same tree gives the same archive bytes, wherever and whenever.
 
-Entries are sorted, paths are relative ("bin/python3"), owners are root, mtimes are one fixed
-value, and setuid/setgid bits are dropped. Compression is zstd (smaller and much faster to
+Entries are sorted, paths are relative ("bin/python3"), owners are root, mtimes are one value
+(the source's release date: harness/sources.py, release_epoch), and setuid/setgid bits are dropped. Compression is zstd (smaller and much faster to
 unpack than gzip). Extraction goes through tarfile's "data" filter: no absolute paths, no "..",
 no links that leave the tree.
 
@@ -22,7 +22,7 @@ import zstandard
 from . import redact
 from .hashing import file_sha256
 
-FIXED_MTIME = 946684800  # 2000-01-01: a fixed value so mtimes never change the archive's bytes
+FIXED_MTIME = 946684800  # 2000-01-01: the mtime of trees packed without a date of their own (tests)
 # (level, window log). Release archives are built once and downloaded on every deploy: the highest
 # level, with a 64 MB window so that the whole tar (about 40 MB) is one match window; decompression
 # then needs 64 MB of memory. bench/size.py measures the choice (3.11.2 quick tree: level 19 with
@@ -42,8 +42,9 @@ PROFILE_SUFFIX = ".profile.tar.zst"
 PROFILE_LEVEL = (19, None)
 
 
-def pack(tree: Path, archive: Path, level: tuple[int, int | None]) -> str:
-    """Write tree's contents to archive (via a temporary file); return its sha256."""
+def pack(tree: Path, archive: Path, level: tuple[int, int | None], mtime: int = FIXED_MTIME) -> str:
+    """Write tree's contents to archive (via a temporary file), every entry dated mtime (one value,
+    so that the date never changes the bytes); return its sha256."""
     partial = archive.with_name(archive.name + ".partial")
     compressor = zstandard.ZstdCompressor(compression_params=_zstd_params(level))
     try:
@@ -53,7 +54,7 @@ def pack(tree: Path, archive: Path, level: tuple[int, int | None]) -> str:
                 info = tar.gettarinfo(str(path), arcname=path.relative_to(tree).as_posix())
                 info.uid = info.gid = 0
                 info.uname = info.gname = "root"
-                info.mtime = FIXED_MTIME
+                info.mtime = mtime
                 info.mode &= ~(stat.S_ISUID | stat.S_ISGID)
                 info.pax_headers = {}
                 if info.isfile():

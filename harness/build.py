@@ -79,6 +79,9 @@ class BuildInputs:
     profile_out: Path | None = None
     profile_in: Path | None = None
     cross_arch: str = ""
+    # The source's release date (sources.release_epoch): __DATE__ in sys.version, and the archive's
+    # mtimes, are this, so they are true and the same for every build of the same source.
+    source_date_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def _container(inputs: BuildInputs, script: Path, jobserver_path) -> Container:
         "MAKE_JOBS": str(usable_cores()),
         "PREFIX": PREFIX,
         "CONFIGURE_EXTRA": "\n".join(formula.configure_args),
+        "SOURCE_DATE_EPOCH": str(inputs.source_date_epoch),
         "HOME": "/tmp",
     }
     volumes = {

@@ -15,7 +15,8 @@ from . import build, inputs, layout
 from .checks import verify
 from .hashing import file_sha256, inputs_sha256
 
-ARCHIVE_FORMAT = 1  # bump when packaging changes the bytes of archives built from the same tree
+ARCHIVE_FORMAT = 2  # bump when packaging changes the bytes of archives built from the same tree
+# (2: entries dated with the source's release date, not 2000-01-01)
 
 
 def archive_key(formula, compile_image, profile: str, arch: str, method: build.Method,

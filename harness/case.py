@@ -326,7 +326,8 @@ class Case:
         return build.BuildInputs(
             self.compile_image, self.formula, source, self.ctx.profile, staging, timeout=self.ctx.build_timeout,
             profile_out=profile_out, profile_in=profile_in,
-            cross_arch=self.arch if self.method is build.Method.CROSS else "")
+            cross_arch=self.arch if self.method is build.Method.CROSS else "",
+            source_date_epoch=sources.release_epoch(source))
 
     def _compile_and_pack(self, inputs: build.BuildInputs, key: str, archive: Path) -> record_mod.Built:
         parallel = "slots shared with the run's other builds" if self.ctx.jobserver else "make -j per core"
@@ -339,10 +340,12 @@ class Case:
         self.say("packaging")
         started = time.monotonic()
         profile = self._pack_profile(inputs, archive)
-        sha256 = archive_mod.pack(inputs.staging, archive, archive_mod.ZSTD_LEVELS[self.ctx.profile])
+        sha256 = archive_mod.pack(inputs.staging, archive, archive_mod.ZSTD_LEVELS[self.ctx.profile],
+                                  mtime=inputs.source_date_epoch)
         return record_mod.Built(key, archive, sha256, result, build_seconds=build_seconds,
                                 pack_seconds=round(time.monotonic() - started, 1), started_on=started_on,
-                                finished_on=provenance.now(), profile_data=profile)
+                                finished_on=provenance.now(), profile_data=profile,
+                                source_date_epoch=inputs.source_date_epoch)
 
     def _pack_profile(self, inputs: build.BuildInputs, archive: Path) -> dict | None:
         """A release build's profiles, compressed beside the archive: the record's profile_data."""
@@ -477,15 +480,29 @@ class Case:
                          "profile": archive_mod.beside(archive, archive_mod.PROFILE_SUFFIX)}
         return publish.Local(
             keys=self._keys(), cache_key=key,
-            entry={"version": self.formula.version, "arch": self.arch, "formula_sha256": self.formula.file_hash,
-                   "build_seconds": self.record.get("build_seconds")},
+            entry=self._entry(record or self.record),
             record=record, archive=archive, sha256=sha256, **documents)
+
+    def _entry(self, record: dict) -> dict:
+        """This pair's manifest entry fields (publish.ENTRY_FIELDS), as far as this run knows them:
+        the build's and verification's from the archive's record, when there is one."""
+        checks = record.get("verification") or {}
+        finished = record.get("build_finished")
+        return {"version": self.formula.version, "arch": self.arch, "formula_sha256": self.formula.file_hash,
+                "build_seconds": record.get("build_seconds"),
+                "build_date": finished[:10] if isinstance(finished, str) else None,
+                "checks_passed": sum(1 for check in checks.values() if check.get("ok")) if checks else None,
+                "checks_total": len(checks) if checks else None,
+                "end_of_life": self.formula.end_of_life.isoformat() if self.formula.end_of_life else None}
 
     def _report(self, outcome: publish.Outcome):
         self.note("published", f"{outcome.describe()}: {outcome.url}")
         self.note("publish_status", outcome.status.name)
         self.note("repaired", ", ".join(outcome.repaired))
+        self.note("listings", ", ".join(outcome.listings))
         self.say(outcome.describe())
+        if outcome.listings:
+            self.say(f"made again from the manifest: {', '.join(outcome.listings)}")
         if not outcome.ok:
             raise PairError(f"{outcome.url} is {outcome.describe()}")
 

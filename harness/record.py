@@ -7,6 +7,7 @@ provenance statement are made from it (harness/sbom.py, harness/provenance.py).
 
 from __future__ import annotations
 
+import datetime
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ class Built:
     started_on: str
     finished_on: str
     profile_data: dict | None = None
+    source_date_epoch: int = 0  # the source's release date (sources.release_epoch)
 
 
 def build_record(case, built: Built) -> dict:
@@ -46,7 +48,10 @@ def build_record(case, built: Built) -> dict:
         "cache_key": built.key,
         "archive_sha256": built.sha256,
         "archive_size": built.archive.stat().st_size,
-        "source": {"url": formula.url, "sha256": formula.sha256},
+        # released: the source's release date (its tarball's newest entry), the date sys.version
+        # shows and the archive's entries carry (harness/sources.py: release_epoch).
+        "source": {"url": formula.url, "sha256": formula.sha256,
+                   "released": _utc(built.source_date_epoch) if built.source_date_epoch else None},
         "end_of_life": {"runtime": _iso(formula.end_of_life), "stack": _iso(stack.end_of_life),
                         "notice": case.end_of_life() or None},
         "formula_sha256": formula.file_hash,
@@ -82,6 +87,10 @@ def build_record(case, built: Built) -> dict:
             "host_python": platform.python_version(),
         },
     }
+
+
+def _utc(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _iso(date):

@@ -9,6 +9,7 @@ only after its hash matched, so a partial or wrong file is never taken for a goo
 
 import hashlib
 import os
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -82,3 +83,16 @@ def _download_verified(url, target: Path, sha256, failures, label, log) -> bool:
     finally:
         tmp.unlink(missing_ok=True)
 
+
+
+def release_epoch(tarball: Path) -> int:
+    """The source's release date, in seconds since the epoch: the newest mtime among the
+    tarball's entries, which is when the release manager made it (3.13.15: 2026-08-05 12:25 UTC,
+    3.11.2: 2023-02-07, 3.9.2: 2021-02-19). A fact about the pinned input, so builds that use it
+    as SOURCE_DATE_EPOCH (reproducible-builds.org) still give the same bytes, and
+    `python -VV` shows the release's date rather than a made-up one."""
+    try:
+        with tarfile.open(tarball) as tar:
+            return max(member.mtime for member in tar)
+    except (tarfile.TarError, OSError, ValueError) as exc:
+        raise PairError(f"{tarball.name}: cannot read its entries' dates ({exc})") from None

@@ -23,7 +23,7 @@ import pytest
 from harness import archive, emulation, engine, images, layout, stacks
 from harness.bucket import manifest, publish, s3
 from harness.case import Planned
-from harness.hashing import file_sha256
+from harness.formulas import load_formula
 from tests.helpers import copy_project, run_harness, table_row
 from tests.test_publish import provenance_of, sbom_of
 
@@ -125,8 +125,11 @@ class Bucket:
         archive.write_sidecars(path, sha, record)
         archive.write_json(archive.beside(path, archive.SBOM_SUFFIX), sbom_of(sha))
         archive.write_json(archive.beside(path, archive.PROVENANCE_SUFFIX), provenance_of(sha))
-        entry = {"version": runtime.removeprefix("python-"), "arch": "amd64",
-                 "formula_sha256": file_sha256(layout.RUNTIMES / f"{runtime}.toml"), "build_seconds": None}
+        # As the harness's own: what the formula says, and nothing of a build (this record has none).
+        formula = load_formula(layout.RUNTIMES / f"{runtime}.toml")
+        entry = {"version": formula.version, "arch": "amd64", "formula_sha256": formula.file_hash,
+                 "build_seconds": None, "build_date": None, "checks_passed": None, "checks_total": None,
+                 "end_of_life": formula.end_of_life.isoformat() if formula.end_of_life else None}
         return publish.Local(keys=s3.keys_for(self.target, STACK, "amd64", runtime), cache_key=key, entry=entry,
                              record=record, archive=path, sha256=sha, sbom=sbom_of(sha), provenance=provenance_of(sha))
 

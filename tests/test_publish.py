@@ -13,7 +13,8 @@ from harness.errors import PairError, UsageError
 from harness.bucket.publish import Status
 from tests.faulty_s3 import FaultyProxy
 
-ENTRY = {"version": "3.13.15", "arch": "amd64", "formula_sha256": "f" * 64, "build_seconds": 12.5}
+ENTRY = {"version": "3.13.15", "arch": "amd64", "formula_sha256": "f" * 64, "build_seconds": 12.5,
+         "build_date": "2026-12-06", "checks_passed": 32, "checks_total": 32, "end_of_life": "2029-10-31"}
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +154,7 @@ def test_an_interrupted_publish_is_completed_from_the_bucket_alone(tmp_path, tar
     assert outcome.status is Status.ALREADY_THERE
     assert outcome.repaired == ("checksum file", "record", "SBOM", "provenance", "manifest entry")
     assert "repaired: checksum file, record, SBOM, provenance, manifest entry" in outcome.describe()
+    assert outcome.listings == ("index", "uv catalog of debian-12")
     entry = manifest_of(target)["stacks"]["debian-12"]["amd64"]["python-3.13.15"]
     assert entry == {**ENTRY, "key": local.keys.archive, "sha256": local.sha256, "size": 13}
     # Converged: nothing left to repair, and the key's absence means "build".
@@ -190,7 +192,8 @@ def test_a_manifest_that_is_not_json_is_named_and_never_overwritten(tmp_path, ta
     assert read(target, "runtimes/manifest.json") == b"{not json"
 
 
-@pytest.mark.parametrize("failing", ["manifest.json", ".sha256", ".json", ".cdx.json", ".provenance.json"])
+@pytest.mark.parametrize("failing", ["manifest.json", ".sha256", ".json", ".cdx.json", ".provenance.json",
+                                     "index.html", "python-downloads.json"])
 def test_an_s3_error_in_any_step_is_one_line_and_keeps_the_archive(tmp_path, endpoint, failing):
     """S3 refuses one kind of write (403 AccessDenied is not retried): one line naming what failed;
     the rerun, once S3 accepts it again, completes the publish."""
@@ -210,9 +213,12 @@ def test_an_s3_error_in_any_step_is_one_line_and_keeps_the_archive(tmp_path, end
     assert "\n" not in message and "AccessDenied (HTTP 403)" in message, message
     assert f"the archive is kept at {local.archive}" in message and local.archive.exists()
     outcome = publish.publish(s3.client_for(direct), direct, local)
-    assert outcome.status is Status.ALREADY_THERE and outcome.repaired, outcome
+    # A refused listing is not the pair's: the rerun makes it again, apart from the pair's repairs.
+    listing = failing in ("index.html", "python-downloads.json")
+    assert outcome.status is Status.ALREADY_THERE and (outcome.listings if listing else outcome.repaired), outcome
     assert set(objects(direct)) == {local.keys.archive, local.keys.sha256, local.keys.record, local.keys.sbom,
-                                    local.keys.provenance, "manifest.json"}
+                                    local.keys.provenance, "manifest.json", "index.html",
+                                    "debian-12/python-downloads.json"}
 
 
 def test_unreachable_s3_is_one_clear_error(tmp_path):

@@ -30,6 +30,7 @@ pair: a wrong one is named by check-published, replaced by its pair's next publi
 rebuild, and never attested.
 """
 
+import datetime
 import json
 import math
 import random
@@ -166,6 +167,19 @@ A_NAME = Want(lambda value: isinstance(value, str) and _NAME.fullmatch(value) is
               "a name of letters, digits and ._+- (as python-3.13.15, debian-12, arm64)")
 TEXT = Want(_text, "a short printable string")
 
+def _date(value) -> bool:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+        return True
+    except ValueError:
+        return False
+
+
+DATE_OR_NULL = Want(lambda value: value is None or _date(value), "a date (YYYY-MM-DD), or null")
+COUNT_OR_NULL = Want(lambda value: value is None or type(value) is int and value >= 0, "a whole number, or null")
+
 # An entry, as publish.manifest_entry() writes it (publish.ENTRY_FIELDS with key, sha256 and size).
 ENTRY = Fields({
     "key": Want(lambda value: isinstance(value, str), "the archive's key, PREFIX/STACK/ARCH/RUNTIME.tar.zst"),
@@ -175,8 +189,13 @@ ENTRY = Fields({
     "arch": A_NAME,
     "formula_sha256": SHA256,
     "build_seconds": Want(lambda value: value is None or _seconds(value), "a number of seconds, or null"),
+    "build_date": DATE_OR_NULL,
+    "checks_passed": COUNT_OR_NULL,
+    "checks_total": COUNT_OR_NULL,
+    "end_of_life": DATE_OR_NULL,
 }, required=("key", "sha256", "size"), only=True,
-    what="an object (an archive's entry: key, sha256, size, version, arch, formula_sha256, build_seconds)")
+    what="an object (an archive's entry: key, sha256, size, version, arch, formula_sha256, build_seconds, "
+         "build_date, checks_passed, checks_total, end_of_life)")
 # What every command reads of an entry is its key, sha256 and size: an entry without them, or with
 # any field of another shape, is wrong and not used. The other fields are for consumers: one that
 # is missing (a manifest written by hand) is named by check-published, and the entry still used.
@@ -232,6 +251,11 @@ class Manifest:
 
     def entry(self, stack: str, arch: str, runtime: str) -> Entry | None:
         return next((e for e in self.entries if (e.stack, e.arch, e.runtime) == (stack, arch, runtime)), None)
+
+    def fields(self, entry: Entry) -> dict:
+        """Every field of a right entry as the manifest holds it (its descriptive fields, checked
+        for shape, may be missing from one written by hand)."""
+        return runtimes_of(self.document, entry.stack, entry.arch)[entry.runtime]
 
     def usable(self) -> "Manifest":
         """Itself, when its frame is what the harness writes; Invalid (one line) otherwise."""

@@ -16,6 +16,10 @@ consistent state.
   was missing, If-Match on its ETag when it was there; the manifest only while a HEAD of the
   archive still shows the ETag the repair describes. An --overwrite deploy of the same key that
   lands in between wins: the repair stops rather than write the old archive's description back.
+- Then, whatever the pair's decision, the listings consumers read (a uv catalog per stack, the
+  index page) are made again from the manifest and written where they differ
+  (harness/bucket/listings.py). They are the bucket's, not a pair's: --plan's decision for a
+  pair does not depend on them, and the outcome names them apart from its repairs.
 - Every failure to reach or write S3 is one line, and the local archive is kept for a rerun.
 """
 
@@ -23,7 +27,7 @@ import base64
 import enum
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -31,7 +35,7 @@ from .. import archive as archive_mod
 from .. import provenance, sbom
 from ..errors import PairError
 from ..hashing import file_sha256
-from . import manifest, s3
+from . import listings, manifest, s3
 
 # How often a repair starts over after a conditional write found the bucket changed (another run
 # repairing the same key, or the manifest updated for another pair) before it gives up.
@@ -73,6 +77,9 @@ class Outcome:
     url: str
     sha256: str  # of the archive the bucket holds now
     repaired: tuple = ()  # what this run completed of an earlier, interrupted publish
+    # The listings (uv catalogs, index page) this run made again from the manifest, where they differed:
+    # the bucket's, not the pair's (another pair's publish may have left them behind), so not a repair.
+    listings: tuple = field(default=(), compare=False)
 
     @property
     def ok(self) -> bool:
@@ -89,8 +96,12 @@ class Outcome:
 
 CONFLICT_HINT = " (its cache key differs from this build's; --overwrite replaces it)"
 
-# The manifest entry's fields that do not depend on the archive's bytes (with key, sha256 and size).
-ENTRY_FIELDS = ("version", "arch", "formula_sha256", "build_seconds")
+# The manifest entry's fields that do not depend on the archive's bytes (with key, sha256 and size),
+# each with how its value is read back from the archive's metadata (where every value is a string).
+# build_date, checks_* and end_of_life are what the index page shows (harness/bucket/listings.py).
+ENTRY_FIELDS = {"version": str, "arch": str, "formula_sha256": str, "build_seconds": lambda value: _number(value),
+                "build_date": str, "checks_passed": lambda value: _whole(value),
+                "checks_total": lambda value: _whole(value), "end_of_life": str}
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,7 @@ class Local:
     """This run's side of one pair: what it built (or would build) and what describes it."""
     keys: s3.Keys
     cache_key: str
-    entry: dict  # ENTRY_FIELDS; build_seconds is None before a build
+    entry: dict  # ENTRY_FIELDS; those a build or its verification gives are None before them
     record: dict | None = None  # the record of the local archive with this cache key, if there is one
     archive: Path | None = None
     sha256: str | None = None
@@ -269,7 +280,8 @@ def _publish(client, target, local, overwrite):
     if _converge(client, target, local, assessment) is None:
         # Another deploy (an --overwrite) replaced our archive after we wrote it: theirs stands.
         return _settle_existing(client, target, local)
-    return Outcome(Status.REPLACED if overwrite else Status.PUBLISHED, target.url(local.keys.archive), local.sha256)
+    return Outcome(Status.REPLACED if overwrite else Status.PUBLISHED, target.url(local.keys.archive), local.sha256,
+                   listings=listings.refresh(client, target))
 
 
 def _settle(client, target, local, remote: Remote) -> Outcome | None:
@@ -283,7 +295,10 @@ def _settle(client, target, local, remote: Remote) -> Outcome | None:
     repaired = _converge(client, target, local, assessment)
     if repaired is None:
         return None
-    return Outcome(Status.ALREADY_THERE, assessment.url, remote.sha256, repaired)
+    # What consumers read beside the manifest, made again from it whenever a pair is settled: a rerun
+    # repairs listings an interrupted publish (or a hand) left behind the manifest.
+    return Outcome(Status.ALREADY_THERE, assessment.url, remote.sha256, repaired,
+                   listings=listings.refresh(client, target))
 
 
 def _read_back(client, target, local) -> Remote:
@@ -438,12 +453,9 @@ def manifest_entry(local: Local, remote: Remote) -> dict:
     metadata where it has it (archives published before the metadata existed have less), else
     from this run."""
     entry = {"key": local.keys.archive, "sha256": remote.sha256, "size": remote.size}
-    for name in ENTRY_FIELDS:
+    for name, read_back in ENTRY_FIELDS.items():
         value = remote.metadata.get(name.replace("_", "-"))
-        if value is None:
-            entry[name] = local.entry.get(name)
-        else:
-            entry[name] = _number(value) if name.endswith("seconds") else value
+        entry[name] = local.entry.get(name) if value is None else read_back(value)
     return entry
 
 
@@ -472,5 +484,12 @@ def _json(body: bytes | None):
 def _number(value):
     try:
         return float(value)
+    except ValueError:
+        return None
+
+
+def _whole(value):
+    try:
+        return int(value)
     except ValueError:
         return None

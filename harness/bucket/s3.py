@@ -34,6 +34,7 @@ class Target:
     endpoint: str | None = None  # None: AWS (or AWS_ENDPOINT_URL_S3, which boto3 reads itself)
     dry_run: bool = True
     credentials: dict = field(default_factory=dict, repr=False)  # AWS_*: env file over environment
+    public_url: str = ""  # PUBLIC_URL (ends with "/"); "": the bucket's own URL (listings.base_url)
 
     def url(self, key):
         return f"s3://{self.bucket}/{key}"

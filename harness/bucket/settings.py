@@ -1,6 +1,6 @@
 """Run settings from options, an env file (Docker's --env-file format) and the environment.
 
-Precedence for S3_BUCKET / S3_PREFIX: command-line option, then env file, then environment.
+Precedence for S3_BUCKET / S3_PREFIX / PUBLIC_URL: command-line option, then env file, then environment.
 AWS credentials in an env file are handed to boto3 on the host only.
 
 An env file holds secrets, so an error about it names the file, the line number and the key, and
@@ -11,6 +11,7 @@ import codecs
 import difflib
 import os
 import re
+import urllib.parse
 from pathlib import Path
 
 from .. import redact
@@ -21,9 +22,12 @@ BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0
 
 # The keys an env file may set: the only definition (builds/dockerenv.default lists exactly these).
 S3_KEYS = ("S3_BUCKET", "S3_PREFIX")
+# The URL consumers download from (a CDN or website endpoint in front of the bucket): KEY appended
+# to it is the object's public URL; the uv catalogs' URLs are made with it (harness/bucket/listings.py).
+PUBLIC_KEYS = ("PUBLIC_URL",)
 AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3")
-ENV_KEYS = S3_KEYS + AWS_KEYS
+ENV_KEYS = S3_KEYS + PUBLIC_KEYS + AWS_KEYS
 
 # One line, taken apart so that each near miss of KEY=VALUE gets its own message: a leading
 # 'export', spaces around '=', or a bare KEY (no '=': the environment's value is taken).
@@ -201,3 +205,33 @@ def bucket_and_prefix(bucket_option: str | None, prefix_option: str | None, env_
                      f"S3_PREFIX in {env_file_path}" if "S3_PREFIX" in env_file else "S3_PREFIX in the environment")
     check_prefix(prefix, prefix_source)
     return bucket, prefix, source
+
+
+def public_url(option: str | None, env_file: dict, env_file_path: str | None) -> str:
+    """PUBLIC_URL by precedence (--public-url, env file, environment), checked and ending in "/";
+    "" when none is set (the bucket's own URL is used: harness/bucket/listings.py)."""
+    if option is not None:
+        value, source = option, "--public-url"
+    elif "PUBLIC_URL" in env_file:
+        value, source = env_file["PUBLIC_URL"], f"PUBLIC_URL in {env_file_path}"
+    else:
+        value, source = from_environment("PUBLIC_URL"), "PUBLIC_URL in the environment"
+    if not value:
+        if option is not None:
+            raise UsageError("--public-url is empty: give the URL consumers download from (https://HOST/...), "
+                             "or leave the option out to use the bucket's own URL")
+        return ""
+    right = "an http(s) URL that KEY is appended to, such as https://downloads.example.com/ (no user, query or #)"
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # raises ValueError on a port that is not a number
+    except ValueError:
+        raise UsageError(f"{source} is not a URL; it should be {right}") from None
+    if "@" in parts.netloc:
+        # A URL with a user:password@ in it is published in every catalog: never accepted, never shown.
+        raise UsageError(f"{source} has a user:password@ in it (not shown); it should be {right}")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or any(redact.is_unprintable(char) or char.isspace() for char in value):
+        shown = repr(value) if len(value) <= 200 and value.isprintable() else "its value (not shown)"
+        raise UsageError(f"{source}: {shown} is not {right}")
+    return value if value.endswith("/") else value + "/"

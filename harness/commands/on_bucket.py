@@ -17,7 +17,8 @@ def add_options(parser):
 
 def target(args, command: str) -> s3.Target:
     """The real bucket to read, from --s3-bucket/--s3-prefix, --env-file and the environment."""
-    return bucket_target.resolve(args.s3_bucket, args.s3_prefix, args.env_file, real=True, command=command)
+    return bucket_target.resolve(args.s3_bucket, args.s3_prefix, args.env_file, real=True, command=command,
+                                 public_url_option=args.public_url)
 
 
 def run(args, command: str, work):

@@ -5,7 +5,10 @@ sha256 (downloaded and hashed here, not taken from metadata) and have the listed
 file names that hash; its record, SBOM and provenance statement exist and describe that archive;
 the profile its record names (release builds) is there with those bytes (s3.profile_key).
 And every archive under the prefix is listed in the manifest (one that is not was published
-half-way, or by hand). Each problem is one line naming the key; any problem means exit status 1.
+half-way, or by hand); and what consumers read beside the manifest (each stack's uv catalog, the
+index page) is what the manifest gives (harness/bucket/listings.py): a catalog entry whose sha256 or
+URL is not the archive's is named. Each problem is one line naming the key; any problem means exit
+status 1.
 
 Nothing read is taken on trust (harness/bucket/manifest.py reads it all): every level of the manifest must
 have the shape the harness writes, each entry must sit at the key the layout gives its stack,
@@ -18,7 +21,7 @@ import sys
 from dataclasses import dataclass
 
 from .. import redact
-from ..bucket import manifest, s3
+from ..bucket import listings, manifest, s3
 from . import on_bucket
 
 ARCHIVE_SUFFIX = ".tar.zst"
@@ -58,6 +61,10 @@ def check(client, target: s3.Target, say=print) -> tuple[list[Problem], int]:
     for key in _archives_under(client, target):
         if key not in listed:
             problems.append(Problem(key, "an archive the manifest does not list"))
+    # Listings are made from the manifest's right entries: they are compared once there is a manifest
+    # and all of it is right (a wrong entry, left out of them, would make every listing differ too).
+    if listing.condition != manifest.ABSENT and not listing.frame and not listing.wrong:
+        problems += [Problem(key, what) for key, what in listings.problems(client, target, listing)]
     return problems, len(listing.entries)
 
 def _download_hash(client, target, key) -> tuple[str, int] | None:
@@ -149,5 +156,5 @@ def main(args) -> int:
         print(f"{len(problems)} problem(s) in {where} ({checked} archive(s) listed)", file=sys.stderr)
         return 1
     print(f"{where}: {checked} archive(s) listed, each present with its sha256, size, checksum file, record, "
-          "SBOM and provenance; no archive unlisted")
+          "SBOM and provenance; no archive unlisted; the uv catalogs and the index page as the manifest gives them")
     return 0

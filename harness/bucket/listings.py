@@ -1,0 +1,143 @@
+"""What consumers read beside the manifest, derived from it alone: a uv catalog per stack
+(harness/bucket/catalog.py) and the index page (harness/bucket/index.py). A publish writes them
+after its manifest entry; a rerun rewrites whichever no longer matches the manifest; check-published
+names each difference.
+
+Written as the manifest is, never blindly: each with If-Match on the ETag read (If-None-Match: *
+when missing). After writing, the manifest is looked at again: if another publish changed it
+meanwhile, the listings are made again from the new one. So the last writer of a listing always
+wrote it from the manifest as it then was, and the listings converge on the manifest however
+publishes interleave (each publish that changes the manifest refreshes them after its change).
+"""
+
+import json
+import random
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from ..errors import PairError
+from . import catalog, index, manifest, s3
+
+ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One file a consumer reads, as the manifest gives it."""
+    name: str  # as "repaired: ..." and check-published name it
+    key: str
+    content_type: str
+    body: bytes
+
+
+def base_url(client, target: s3.Target) -> str:
+    """The URL an object's key is appended to for consumers: PUBLIC_URL when set, else the
+    bucket's own: virtual-hosted on AWS (https://BUCKET.s3.REGION.amazonaws.com/), path-style
+    elsewhere and for names with a dot (TLS certificates do not cover them): ENDPOINT/BUCKET/,
+    which for the embedded S3 of dry runs and tests is the loopback server itself."""
+    if target.public_url:
+        return target.public_url
+    endpoint = urllib.parse.urlsplit(client.meta.endpoint_url)
+    if endpoint.hostname and endpoint.hostname.endswith(".amazonaws.com") and "." not in target.bucket:
+        return f"{endpoint.scheme}://{target.bucket}.{endpoint.netloc}/"
+    return f"{client.meta.endpoint_url.rstrip('/')}/{urllib.parse.quote(target.bucket)}/"
+
+
+def wanted(listing: manifest.Manifest, target: s3.Target, url: str) -> list[Listing]:
+    """Every listing the manifest gives: the index, and the catalog of each stack it lists."""
+    found = [Listing("index", target.prefix + index.NAME, index.CONTENT_TYPE, index.render(listing, target, url))]
+    for stack in catalog.stacks(listing):
+        found.append(Listing(f"uv catalog of {stack}", catalog.key_for(target, stack), catalog.CONTENT_TYPE,
+                             catalog.render(listing, stack, url)))
+    return found
+
+
+def stale(client, target: s3.Target, listing: manifest.Manifest) -> list[tuple[Listing, dict]]:
+    """The listings whose bucket copy differs from what the manifest gives, each with the condition
+    a write replacing it carries."""
+    found = []
+    for wanted_listing in wanted(listing, target, base_url(client, target)):
+        answer = s3.get_or_none(client, target.bucket, wanted_listing.key)
+        if answer is None:
+            found.append((wanted_listing, {"IfNoneMatch": "*"}))
+        elif answer["Body"].read() != wanted_listing.body:
+            found.append((wanted_listing, {"IfMatch": answer["ETag"]}))
+    return found
+
+
+def names(client, target: s3.Target, listing: manifest.Manifest) -> tuple:
+    """What a refresh after this manifest would write, by name (for --plan and assess())."""
+    return tuple(item.name for item, _ in stale(client, target, listing))
+
+
+def refresh(client, target: s3.Target) -> tuple:
+    """Make every listing match the manifest the bucket holds; the names of those written."""
+    written = []
+    for attempt in range(ATTEMPTS):
+        listing = manifest.load(client, target).usable()
+        try:
+            for item, condition in stale(client, target, listing):
+                client.put_object(Bucket=target.bucket, Key=item.key, Body=item.body, ContentType=item.content_type,
+                                  **condition)
+                written.append(item.name)
+        except s3.botocore.exceptions.ClientError as exc:
+            if s3.error_code(exc) not in s3.CONDITION_FAILED and not s3.missing(exc):
+                raise
+        else:
+            if _manifest_version(client, target) == listing.condition:
+                return tuple(dict.fromkeys(written))
+        # Another publish wrote a listing or the manifest meanwhile: make them again from what is there now.
+        time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
+    raise PairError(f"the listings under {target.url(target.prefix)} kept changing while this run wrote them: "
+                    f"gave up after {ATTEMPTS} attempts")
+
+
+def _manifest_version(client, target) -> dict:
+    """The condition a write of the manifest as it is now would carry (what load() gives)."""
+    head = s3.head_or_none(client, target.bucket, manifest.key_for(target))
+    return dict(manifest.ABSENT) if head is None else {"IfMatch": head["ETag"]}
+
+
+def problems(client, target: s3.Target, listing: manifest.Manifest) -> list[tuple[str, str]]:
+    """(key, what is wrong) for each listing that is not what the manifest gives; a catalog's
+    entries are compared one by one (its sha256 and URL above all: what uv trusts)."""
+    found = []
+    for item, _ in stale(client, target, listing):
+        answer = s3.get_or_none(client, target.bucket, item.key)
+        if answer is None:
+            found.append((item.key, f"missing (the {item.name}; a publish writes it)"))
+        elif item.content_type == catalog.CONTENT_TYPE:
+            found += [(item.key, line) for line in _catalog_differences(answer["Body"].read(), item)]
+        else:
+            found.append((item.key, f"differs from what the manifest gives (the {item.name}; a publish rewrites it)"))
+    return found
+
+
+def _catalog_differences(body: bytes, item: Listing) -> list[str]:
+    want = json.loads(item.body)
+    try:
+        have = manifest.loads(body)
+    except ValueError as exc:
+        return [f"not JSON ({str(exc)[:80]}); uv cannot read it"]
+    if not isinstance(have, dict):
+        return [f"is {manifest.shown(have)}, should be an object of downloads (uv's format)"]
+    lines = []
+    for name, entry in want.items():
+        found = have.get(name)
+        if found is None:
+            lines.append(f"{name}: missing, the manifest lists it")
+            continue
+        if not isinstance(found, dict):
+            lines.append(f"{name} is {manifest.shown(found)}, should be a download (uv's format)")
+            continue
+        for field in ("sha256", "url"):
+            if found.get(field) != entry[field]:
+                lines.append(f"{name}.{field} is {manifest.shown(found.get(field))}, should be {ascii(entry[field])} "
+                             f"({'the archive the manifest lists' if field == 'sha256' else 'the public URL of its key'})")
+        rest = sorted(field for field in set(entry) | set(found)
+                      if field not in ("sha256", "url") and found.get(field) != entry.get(field))
+        if rest:
+            lines.append(f"{name}: {', '.join(map(ascii, rest))} differ from what the manifest gives")
+    lines += [f"{manifest.shown(name)}: an entry the manifest does not list" for name in have if name not in want]
+    return lines or ["differs from what the manifest gives in its layout only (a publish rewrites it)"]
