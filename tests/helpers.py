@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from filelock import FileLock
@@ -151,3 +152,40 @@ class EngineProxy:
                 connection.close()
             except OSError:
                 pass
+
+
+class MotoProcess:
+    """An S3 API in a process of its own (moto's server), for a test whose bucket must outlive
+    other tests in the same worker: moto keeps buckets per process, and the `s3` fixture resets
+    its own process's. Anonymous requests are answered as S3 answers them (a bucket policy decides)."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1",
+                                         "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            self.stop()
+            raise RuntimeError("moto_server did not start")
+        import boto3  # here: helpers is imported by tests that need no S3
+        self.client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                                   aws_access_key_id="x", aws_secret_access_key="x")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def public_read_policy(bucket: str) -> str:
+    """What README.md tells a deployment to set: anyone may GET an object; nothing else."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "PublicReadRuntimes", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]})

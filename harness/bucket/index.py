@@ -34,6 +34,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .4rem .6rem; border-bottom: 1px solid var(--line); }
 th { font-weight: 600; white-space: nowrap; }
 td.sha256 code { word-break: break-all; }
+td.version, td.size, td.built, td.eol { white-space: nowrap; }
 td.links a { margin-right: .6rem; white-space: nowrap; }
 .good { color: var(--good); }
 .bad { color: var(--bad); font-weight: 600; }
@@ -74,13 +75,14 @@ def render(listing: manifest.Manifest, target: s3.Target, base_url: str) -> byte
 
 
 def _stack_section(listing, target, base_url, stack) -> str:
+    entries = [entry for entry in listing.entries if entry.stack == stack]
     catalog_key = catalog.key_for(target, stack)
     catalog_url = catalog.url_of(base_url, catalog_key)
     parts = [f'<section id="{_e(stack)}">\n<h2>{_e(stack)}</h2>\n'
              f'<p>With uv, on a {_e(stack)} machine: '
              f'<a href="{_href(_relative(target, catalog_key))}">{catalog.NAME}</a></p>\n'
-             f'<pre><code>uv python install 3.X --python-downloads-json-url {_e(catalog_url)}</code></pre>\n']
-    entries = [entry for entry in listing.entries if entry.stack == stack]
+             f'<pre><code>uv python install {_e(_newest_minor(listing, entries))} '
+             f'--python-downloads-json-url {_e(catalog_url)}</code></pre>\n']
     for arch in sorted({entry.arch for entry in entries}):
         parts.append(f'<h3>{_e(arch)}</h3>\n<table>\n<thead><tr>'
                      + "".join(f"<th>{column}</th>" for column in COLUMNS) + "</tr></thead>\n<tbody>\n")
@@ -129,6 +131,12 @@ def _e(text) -> str:
 
 def _size(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def _newest_minor(listing, entries) -> str:
+    """The command's example: the newest X.Y the stack has."""
+    major, minor, _ = max(_version_key(listing, entry) for entry in entries)
+    return f"{major}.{minor}"
 
 
 def _version_key(listing, entry) -> tuple:
