@@ -35,7 +35,8 @@ def pair_build(tmp_path, target, runtime, stack="debian-12", arch="amd64"):
     """A local build of one pair whose record names its pair, as every record the harness writes does."""
     local = local_build(tmp_path, target, content=f"archive of {runtime} on {stack} ({arch})".encode(),
                         name=f"{runtime}-{stack}-{arch}.tar.zst", runtime=runtime)
-    return replace(local, keys=s3.keys_for(target, stack, arch, runtime), entry={**ENTRY, "arch": arch},
+    return replace(local, keys=s3.keys_for(target, stack, arch, runtime),
+                   entry={**ENTRY, "arch": arch, "version": runtime.removeprefix("python-")},
                    record={**local.record, "stack": stack, "arch": arch,
                            "archive_size": local.archive.stat().st_size})
 
