@@ -41,7 +41,7 @@ MALFORMED = {
     "misspelt-key": ("AWS_SECRET_ACESS_KEY={canary}",
                      ["{file}:2: unknown key AWS_SECRET_ACESS_KEY", "did you mean AWS_SECRET_ACCESS_KEY?"]),
     "unknown-key": ("DATABASE_PASSWORD={canary}",
-                    ["{file}:2: unknown key DATABASE_PASSWORD", "the keys read are S3_BUCKET, S3_PREFIX, AWS_"]),
+                    ["{file}:2: unknown key DATABASE_PASSWORD", "the keys read are S3_BUCKET, S3_PREFIX, PUBLIC_URL, AWS_"]),
     "space-for-equals": ("AWS_SECRET_ACCESS_KEY {canary}", ["{file}:2: not a KEY=VALUE line"]),
     "not-a-setting": ("secret: {canary}", ["{file}:2: not a KEY=VALUE line"]),
     # Shaped like a bare KEY (letters and digits only): still not repeated as the "key".

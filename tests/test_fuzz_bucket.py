@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.bucket import manifest, publish, s3
+from harness.bucket import listings, manifest, publish, s3
 from tests.test_check_published import REFUSED_RECIPE, harness
 from tests.test_publish import endpoint, provenance_of, sbom_of  # noqa: F401  (fixtures)
 
@@ -483,7 +483,7 @@ BUILT = [("debian-12", "amd64", "python-3.13.15"), ("debian-12", "arm64", "pytho
 
 def fill_bucket(target):
     """Two pairs published as publish.py leaves them (each object as it writes it, the manifest by
-    manifest.update): check-published passes on it as it is. Their records name a build script
+    manifest.update, the listings by listings.refresh): check-published passes on it as it is. Their records name a build script
     that is not this checkout's, so that a rebuild is refused before it could start building."""
     client = s3.client_for(target)
     s3.ensure_bucket(client, target.bucket)
@@ -504,6 +504,7 @@ def fill_bucket(target):
         manifest.update(client, target, stack, runtime,
                         publish.manifest_entry(local, publish.Remote(sha256, len(body), {})), arch=arch)
         objects[(stack, arch, runtime)] = (keys, record, sha256)
+    listings.refresh(client, target)  # the uv catalog and index page, as a publish ends
     return client, objects
 
 
