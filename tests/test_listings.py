@@ -4,6 +4,7 @@ by a rerun, refused by check-published where they differ from the bucket; the pu
 and the bucket policy that lets consumers read them anonymously. uv itself and a browser read them
 in tests/test_consumers.py."""
 
+import concurrent.futures
 import json
 import subprocess
 import sys
@@ -154,3 +155,20 @@ def test_anonymous_reads_need_the_bucket_policy_the_readme_gives(tmp_path):
             assert "cpython-3.13.15-linux-x86_64-gnu" in json.load(answer)
     finally:
         server.stop()
+
+
+def test_listings_converge_on_the_manifest_when_publishes_run_at_once(tmp_path, target):
+    """Eight pairs published at the same moment, each refreshing the listings after its manifest
+    entry: whatever order their reads and conditional writes interleave in, the listings end up
+    as the final manifest gives them (check-published compares them byte for byte)."""
+    client = s3.client_for(target)
+    pairs = [pair_build(tmp_path, target, runtime, stack, arch) for runtime in ("python-3.11.2", "python-3.13.15")
+             for stack in ("debian-12", "debian-13") for arch in ("amd64", "arm64")]
+    with concurrent.futures.ThreadPoolExecutor(len(pairs)) as pool:
+        outcomes = list(pool.map(lambda local: publish.publish(client, target, local), pairs))
+    assert all(outcome.status is publish.Status.PUBLISHED for outcome in outcomes)
+    for stack in ("debian-12", "debian-13"):
+        assert len(json.loads(read(target, f"runtimes/{stack}/python-downloads.json"))) == 4
+    assert "8 runtimes on 2 stacks" in read(target, "runtimes/index.html").decode()
+    result = check_published(target)
+    assert result.returncode == 0, result.stdout + result.stderr
