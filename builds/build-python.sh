@@ -68,7 +68,8 @@ STRIP=${CROSS_HOST:+$CROSS_HOST-}strip
 # CPython puts in sys.version, `python -VV`) from SOURCE_DATE_EPOCH when it is set
 # (reproducible-builds.org). The harness passes the source's own release date, a fact about the
 # pinned input: true, and the same for every build (a fixed 2000-01-01 read as a bug).
-: "${SOURCE_DATE_EPOCH:?the source release date (harness/sources.py: release_epoch)}"
+[[ "${SOURCE_DATE_EPOCH:-}" =~ ^[1-9][0-9]*$ ]] \
+    || { echo "SOURCE_DATE_EPOCH: the source's release date in seconds (harness/sources.py: release_epoch)"; exit 1; }
 export SOURCE_DATE_EPOCH
 
 phase extract

@@ -93,6 +93,6 @@ def release_epoch(tarball: Path) -> int:
     `python -VV` shows the release's date rather than a made-up one."""
     try:
         with tarfile.open(tarball) as tar:
-            return max(member.mtime for member in tar)
+            return int(max(member.mtime for member in tar))  # a pax header's mtime is a float
     except (tarfile.TarError, OSError, ValueError) as exc:
         raise PairError(f"{tarball.name}: cannot read its entries' dates ({exc})") from None

@@ -31,6 +31,7 @@ def run_harness(*args, cwd=ROOT, env=None, timeout=3600):
     full_env.pop("PYTEST_XDIST_WORKER", None)
     full_env.pop("PYTEST_XDIST_WORKER_COUNT", None)
     full_env.pop("PYTEST_ADDOPTS", None)
+    full_env.pop("PUBLIC_URL", None)  # a developer's own would change every catalog's URLs
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
 

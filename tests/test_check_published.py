@@ -23,6 +23,7 @@ def harness(target, command, *args, env=None):
            "AWS_ENDPOINT_URL_S3": target.endpoint, "AWS_DEFAULT_REGION": "us-east-1",
            "S3_BUCKET": target.bucket, "S3_PREFIX": target.prefix, **(env or {})}
     env.pop("AWS_PROFILE", None)
+    env.pop("PUBLIC_URL", None)
     return subprocess.run([sys.executable, "-m", "harness", command, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -5,11 +5,13 @@ and the bucket policy that lets consumers read them anonymously. uv itself and a
 in tests/test_consumers.py."""
 
 import concurrent.futures
+import hashlib
 import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import replace
 
 import pytest
 
@@ -115,9 +117,15 @@ def test_the_public_url_is_the_catalogs_base(tmp_path, target):
 
 
 @pytest.mark.parametrize("value, said", [
-    ("ftp://downloads.example.com/", "--public-url: 'ftp://downloads.example.com/' is not an http(s) URL"),
-    ("https://downloads.example.com/?v=1", "is not an http(s) URL that KEY is appended to"),
-    ("https://user:s3cr3t-canary@downloads.example.com/", "--public-url has a user:password@ in it (not shown)"),
+    ("ftp://s3cr3t-canary.example.com/", "--public-url is not an http(s) URL that KEY is appended to"),
+    ("https://downloads.example.com/?X-Amz-Signature=s3cr3t-canary", "--public-url is not an http(s) URL"),
+    ("https://downloads.example.com/#s3cr3t-canary", "--public-url is not an http(s) URL"),
+    ("https://downloads.example.com/ AWS_SECRET_ACCESS_KEY=s3cr3t-canary", "--public-url is not an http(s) URL"),
+    ("https://user:s3cr3t-canary@downloads.example.com/", "--public-url has an '@' in it (a user:password@?), not shown"),
+    ("https:user:s3cr3t-canary@downloads.example.com/", "--public-url has an '@' in it"),
+    ("https:/s3cr3t-canary.example.com/", "--public-url is not an http(s) URL"),
+    ("https://s3cr3t-canary.example.com/$(id)", "--public-url is not an http(s) URL"),
+    ("https://[s3cr3t-canary/", "--public-url is not an http(s) URL"),
     ("", "--public-url is empty"),
 ])
 def test_a_bad_public_url_is_one_line(value, said):
@@ -130,11 +138,12 @@ def test_a_bad_public_url_is_one_line(value, said):
     assert "s3cr3t-canary" not in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
 
 
-def test_the_bucket_s_own_url_on_aws_is_virtual_hosted_unless_the_name_has_a_dot():
-    client = s3.client_from(__import__("boto3").session.Session(), None, region_name="eu-west-1",
-                            aws_access_key_id="x", aws_secret_access_key="x")
-    assert listings.base_url(client, s3.Target("runtimes", "")) == "https://runtimes.s3.eu-west-1.amazonaws.com/"
-    assert listings.base_url(client, s3.Target("my.runtimes", "")) == "https://s3.eu-west-1.amazonaws.com/my.runtimes/"
+def test_the_bucket_s_own_url_on_aws_is_virtual_hosted_in_its_region_unless_the_name_has_a_dot():
+    assert listings.bucket_url("runtimes", "https://s3.us-east-1.amazonaws.com", "eu-west-1") == \
+        "https://runtimes.s3.eu-west-1.amazonaws.com/"
+    assert listings.bucket_url("my.runtimes", "https://s3.amazonaws.com", "eu-west-1") == \
+        "https://s3.eu-west-1.amazonaws.com/my.runtimes/"
+    assert listings.bucket_url("runtimes", "http://127.0.0.1:9000/", None) == "http://127.0.0.1:9000/runtimes/"
     assert catalog.url_of("https://cdn.example/", "p/debian-12/amd64/python-3.13.15.tar.zst") == \
         "https://cdn.example/p/debian-12/amd64/python-3.13.15.tar.zst"
 
@@ -172,3 +181,20 @@ def test_listings_converge_on_the_manifest_when_publishes_run_at_once(tmp_path, 
     assert "8 runtimes on 2 stacks" in read(target, "runtimes/index.html").decode()
     result = check_published(target)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_pair_in_conflict_leaves_its_objects_alone_and_the_listings_are_made_all_the_same(tmp_path, target):
+    """After a change of the build's inputs every published pair is in conflict until it is
+    republished with --overwrite: the listings (the bucket's, not the pair's) do not wait for that."""
+    client, pairs = publish_matrix(tmp_path, target)
+    client.delete_object(Bucket=target.bucket, Key="runtimes/index.html")
+    (tmp_path / "other").mkdir()
+    other = replace(pair_build(tmp_path / "other", target, "python-3.11.2"), cache_key="other inputs")
+    other.archive.write_bytes(b"rebuilt from other inputs")
+    other = replace(other, sha256=hashlib.sha256(b"rebuilt from other inputs").hexdigest())
+    pair_keys = [key for key in objects(target) if "python-3.11.2" in key]
+    before = {key: read(target, key) for key in pair_keys + ["runtimes/manifest.json"]}
+    outcome = publish.settle_existing(client, target, other)
+    assert outcome.status is publish.Status.CONFLICT and outcome.listings == ("index",)
+    assert {key: read(target, key) for key in before} == before
+    assert check_published(target).returncode == 0

@@ -41,7 +41,7 @@ def entries(listing: manifest.Manifest, stack: str, base_url: str) -> dict:
     """{uv key: entry} of the stack's runtimes, as the manifest lists them (its right entries)."""
     found = {}
     for entry in sorted(listing.entries, key=lambda e: (e.arch, e.runtime)):
-        version = _version(listing, entry)
+        version = version_of(listing, entry)
         parts = VERSION.fullmatch(version or "")
         if entry.stack != stack or entry.arch not in MACHINES or parts is None:
             continue
@@ -76,6 +76,6 @@ def url_of(base_url: str, key: str) -> str:
     return base_url + urllib.parse.quote(key, safe="/")
 
 
-def _version(listing: manifest.Manifest, entry: manifest.Entry) -> str:
+def version_of(listing: manifest.Manifest, entry: manifest.Entry) -> str:
     """The entry's version: its "version" field, else the one its runtime's name carries."""
     return listing.fields(entry).get("version") or entry.runtime.removeprefix("python-")

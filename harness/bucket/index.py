@@ -97,7 +97,7 @@ def _stack_section(listing, target, base_url, stack) -> str:
 def _row(listing, target, entry: manifest.Entry) -> str:
     fields = listing.fields(entry)
     keys = s3.Keys(entry.key)
-    version = fields.get("version") or entry.runtime
+    version = catalog.version_of(listing, entry)
     passed, total = fields.get("checks_passed"), fields.get("checks_total")
     checks = ('<span class="muted">unknown</span>' if passed is None or total is None else
               f'<span class="{"good" if passed == total else "bad"}">{passed}/{total}</span>')
@@ -140,7 +140,6 @@ def _newest_minor(listing, entries) -> str:
 
 
 def _version_key(listing, entry) -> tuple:
-    version = listing.fields(entry).get("version") or ""
-    parts = catalog.VERSION.fullmatch(version)
+    parts = catalog.VERSION.fullmatch(catalog.version_of(listing, entry))
     return (int(parts["major"]), int(parts["minor"]), int(parts["patch"])) if parts else (0, 0, 0)
 

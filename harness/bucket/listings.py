@@ -38,10 +38,23 @@ def base_url(client, target: s3.Target) -> str:
     which for the embedded S3 of dry runs and tests is the loopback server itself."""
     if target.public_url:
         return target.public_url
-    endpoint = urllib.parse.urlsplit(client.meta.endpoint_url)
-    if endpoint.hostname and endpoint.hostname.endswith(".amazonaws.com") and "." not in target.bucket:
-        return f"{endpoint.scheme}://{target.bucket}.{endpoint.netloc}/"
-    return f"{client.meta.endpoint_url.rstrip('/')}/{urllib.parse.quote(target.bucket)}/"
+    endpoint = client.meta.endpoint_url
+    region = None
+    if (urllib.parse.urlsplit(endpoint).hostname or "").endswith(".amazonaws.com"):
+        # The bucket's own region, which S3 says in every answer about it: the client's may be
+        # another (botocore follows S3's redirect to publish, uv does not follow it to download).
+        head = client.head_bucket(Bucket=target.bucket)
+        region = head["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region")
+    return bucket_url(target.bucket, endpoint, region)
+
+
+def bucket_url(bucket: str, endpoint: str, region: str | None) -> str:
+    """A bucket's own URL, ending in "/": on AWS (a region given) virtual-hosted, or path-style for
+    a name with a dot (TLS certificates do not cover it); elsewhere ENDPOINT/BUCKET/."""
+    if region:
+        return (f"https://s3.{region}.amazonaws.com/{bucket}/" if "." in bucket
+                else f"https://{bucket}.s3.{region}.amazonaws.com/")
+    return f"{endpoint.rstrip('/')}/{urllib.parse.quote(bucket)}/"
 
 
 def wanted(listing: manifest.Manifest, target: s3.Target, url: str) -> list[Listing]:
@@ -66,11 +79,6 @@ def stale(client, target: s3.Target, listing: manifest.Manifest) -> list[tuple[L
     return found
 
 
-def names(client, target: s3.Target, listing: manifest.Manifest) -> tuple:
-    """What a refresh after this manifest would write, by name (for --plan and assess())."""
-    return tuple(item.name for item, _ in stale(client, target, listing))
-
-
 def refresh(client, target: s3.Target) -> tuple:
     """Make every listing match the manifest the bucket holds; the names of those written."""
     written = []
@@ -78,12 +86,10 @@ def refresh(client, target: s3.Target) -> tuple:
         listing = manifest.load(client, target).usable()
         try:
             for item, condition in stale(client, target, listing):
-                client.put_object(Bucket=target.bucket, Key=item.key, Body=item.body, ContentType=item.content_type,
-                                  **condition)
+                _put(client, target, item, condition)
                 written.append(item.name)
-        except s3.botocore.exceptions.ClientError as exc:
-            if s3.error_code(exc) not in s3.CONDITION_FAILED and not s3.missing(exc):
-                raise
+        except _Changed:
+            pass
         else:
             if _manifest_version(client, target) == listing.condition:
                 return tuple(dict.fromkeys(written))
@@ -91,6 +97,24 @@ def refresh(client, target: s3.Target) -> tuple:
         time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
     raise PairError(f"the listings under {target.url(target.prefix)} kept changing while this run wrote them: "
                     f"gave up after {ATTEMPTS} attempts")
+
+
+class _Changed(Exception):
+    """A listing's conditional write found it changed since it was read."""
+
+
+def _put(client, target, item: Listing, condition: dict):
+    try:
+        # no-cache: a CDN in front of the bucket asks again before serving a listing, so that a
+        # catalog never names an archive the CDN no longer holds (uv would refuse it).
+        client.put_object(Bucket=target.bucket, Key=item.key, Body=item.body, ContentType=item.content_type,
+                          CacheControl="no-cache", **condition)
+    except s3.ERRORS as exc:
+        if s3.error_code(exc) in s3.CONDITION_FAILED or ("IfMatch" in condition and s3.missing(exc)):
+            raise _Changed(item.key) from None
+        # Named as the listing, not as the pair whose publish wrote it (whose archive is in place).
+        raise PairError(f"S3 failed writing the {item.name}, {target.url(item.key)}: {s3.describe(exc)}; "
+                        "rerun to write it") from None
 
 
 def _manifest_version(client, target) -> dict:

@@ -199,7 +199,10 @@ ENTRY = Fields({
 # What every command reads of an entry is its key, sha256 and size: an entry without them, or with
 # any field of another shape, is wrong and not used. The other fields are for consumers: one that
 # is missing (a manifest written by hand) is named by check-published, and the entry still used.
-DESCRIPTIVE = tuple(name for name in ENTRY.fields if name not in ENTRY.required)
+# Those added for the index page (issue 26) are optional: entries published before lack them, and
+# are not wrong for it (the page says "unknown").
+OPTIONAL = ("build_date", "checks_passed", "checks_total", "end_of_life")
+DESCRIPTIVE = tuple(name for name in ENTRY.fields if name not in ENTRY.required and name not in OPTIONAL)
 
 
 # -- The manifest ---------------------------------------------------------------------------------

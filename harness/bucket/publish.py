@@ -289,7 +289,10 @@ def _settle(client, target, local, remote: Remote) -> Outcome | None:
     replaced meanwhile (the caller decides again)."""
     assessment = _assess(client, target, local, remote)
     if assessment.decision is Decision.CONFLICT:
-        return Outcome(Status.CONFLICT, assessment.url, remote.sha256)
+        # The pair fails and its objects are left alone; the listings are the bucket's, made from its
+        # manifest all the same (after a change of the build's inputs every pair is in conflict until
+        # republished with --overwrite, and the listings must not wait for that).
+        return Outcome(Status.CONFLICT, assessment.url, remote.sha256, listings=listings.refresh(client, target))
     if assessment.decision is Decision.UNREPAIRABLE:
         raise PairError(assessment.problem)
     repaired = _converge(client, target, local, assessment)

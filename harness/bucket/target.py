@@ -19,7 +19,7 @@ DRY_RUN_BUCKET = "pyruntimes-dry-run"  # a dry run's bucket in the embedded S3 w
 
 # (name, metavar, help): the options both parsers declare.
 OPTIONS = (
-    ("--env-file", "PATH", "S3_BUCKET, S3_PREFIX and AWS_* in Docker's env-file format"),
+    ("--env-file", "PATH", "S3_BUCKET, S3_PREFIX, PUBLIC_URL and AWS_* in Docker's env-file format"),
     ("--s3-bucket", "NAME", "bucket (default: S3_BUCKET from --env-file, then the environment)"),
     ("--s3-prefix", "PREFIX", "key prefix (default: S3_PREFIX from --env-file, then the environment, else none)"),
     ("--public-url", "URL", "the URL consumers download from, KEY appended (a CDN in front of the bucket); the "
