@@ -88,7 +88,9 @@ list: venv
 # A shell in the stack's build image, as the harness runs builds there (no network), with builds/
 # mounted read-write (edits show at once) and the verified source tarballs read-only. By hand:
 #   SOURCE_TARBALL=/opt/pyruntimes/sources/<sha256>/Python-X.Y.Z.tar.xz PYTHON_VERSION=X.Y.Z \
+#   SOURCE_DATE_EPOCH=$(tar -tvf "$SOURCE_TARBALL" --full-time | awk '{print $4"T"$5}' | sort | tail -1 | date -f- +%s) \
 #   PREFIX=/tmp/python bash build-python.sh
+# (SOURCE_DATE_EPOCH: the source's release date, the newest entry of its tarball, as the harness passes it)
 # BUILDENV_ARGS="-c 'command'" runs a command instead of an interactive shell.
 buildenv: setup
 	@image=$$($(PY) -m harness build-image $(call quoted,STACK) $(native_arch_opt)) && \
