@@ -43,13 +43,14 @@ def keys(client, bucket):
 
 
 def expected_keys(prefix, client, bucket):
-    """The archive, its sidecars, the manifest, and the release build's profile under profiles/ by
-    the sha256 its record names (what `python -m harness rebuild` needs)."""
+    """The archive, its sidecars, the manifest, the release build's profile under profiles/ by
+    the sha256 its record names (what `python -m harness rebuild` needs), and the listings (the
+    stack's uv catalog, the index page)."""
     base = f"{prefix}debian-12/amd64/python-3.11.2.tar.zst"
     record = json.loads(client.get_object(Bucket=bucket, Key=base + ".json")["Body"].read())
     profile = f"{prefix}profiles/{record['profile_data']['sha256']}.profile.tar.zst"
     return sorted([base, base + ".json", base + ".sha256", base + ".cdx.json", base + ".provenance.json",
-                   f"{prefix}manifest.json", profile])
+                   f"{prefix}manifest.json", profile, f"{prefix}debian-12/python-downloads.json", f"{prefix}index.html"])
 
 
 def test_deploy_with_bucket_and_prefix_from_the_environment(release_out, s3):

@@ -143,7 +143,8 @@ def test_unreachable_s3_keeps_the_archive_and_a_later_run_publishes_it(first_bui
     assert table_row(again.stdout, PAIR)[1:3] == ["passed", "reused"]
     key = "debian-12/amd64/python-3.11.2.tar.zst"
     assert sorted(uploaded_keys(client)) == sorted([key, key + ".json", key + ".sha256", key + ".cdx.json",
-                                                    key + ".provenance.json", "manifest.json"])
+                                                    key + ".provenance.json", "manifest.json",
+                                                    "debian-12/python-downloads.json", "index.html"])
     # The SBOM and provenance statement in the bucket are the bytes beside the local archive.
     for suffix in (".cdx.json", ".provenance.json"):
         uploaded = client.get_object(Bucket="pyruntimes-dry-run", Key=key + suffix)["Body"].read()
