@@ -33,6 +33,9 @@ def pytest_addoption(parser):
     group.addoption("--arch", action="append", metavar="NAMES",
                     help="architectures, space- or comma-separated: amd64, arm64 (default: each that a stack "
                          "declares, those foreign to this machine skipped; named, they are built under emulation)")
+    group.addoption("--variants", action="append", metavar="NAMES",
+                    help="builds of each runtime, space- or comma-separated: default (the formula's own), "
+                         "freethreaded (3.13+, no GIL); builds/variants.toml (default: default)")
     group.addoption("--profile", default="release", choices=selection.PROFILES,
                     help="release: PGO + LTO, what gets deployed (default); quick: neither, for validation")
     group.addoption("--rebuild", action="store_true", help="build even when an archive with the same inputs exists")
@@ -79,7 +82,7 @@ def pytest_configure(config):
 def _configure(config):
     opt = config.option
     # The same selection as `python -m harness matrix` (harness/selection.py): the CI matrix is this one.
-    matrix = selection.select(layout.ROOT, opt.runtimes, opt.stacks, opt.changed_since, opt.arch)
+    matrix = selection.select(layout.ROOT, opt.runtimes, opt.stacks, opt.changed_since, opt.arch, opt.variants)
     if opt.deploy and opt.profile != "release":
         raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
                          "use --profile release (the default) with --deploy")

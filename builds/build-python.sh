@@ -14,6 +14,8 @@
 #   PROFILE_IN       release builds, optional: the profile of an earlier build of the same inputs
 #                    (the tar PROFILE_OUT names), used instead of a training run: a rebuild
 #   PATCHES          optional: patch files (one path per line) applied to the source in order, -p1
+#   ABI_SUFFIX       optional: a variant's ABI flag ("t": free-threaded, with --disable-gil in
+#                    CONFIGURE_EXTRA; builds/variants.toml)
 #   CROSS_ARCH       optional: a Debian architecture other than the image's (arm64 in an amd64
 #                    image) to cross-compile for; the image has the cross compiler and the target's
 #                    -dev packages (stack.toml [cross]). 3.11+ (configure's --with-build-python).
@@ -31,6 +33,9 @@ PREFIX=${PREFIX:-/build/python}
 SRC_DIR=/tmp/python-src
 mkdir -p "$SRC_DIR"
 PYTHON_MINOR=${PYTHON_VERSION%.*}
+# The ABI's name: X.Y and a variant's flag (ABI_SUFFIX "t": a free-threaded build, configure's
+# --disable-gil, installs bin/python3.13t, lib/python3.13t/ and libpython3.13t.so; PEP 703).
+PYTHON_ABI=$PYTHON_MINOR${ABI_SUFFIX:-}
 
 phase() { echo "::phase:: $1"; }
 run_make() {
@@ -507,7 +512,7 @@ find "$PREFIX" -depth -type d \( -name test -o -name tests -o -name idle_test \)
 find "$PREFIX" -type f -name '*.a' -delete
 # tkinter and what needs it (IDLE, turtle and its demos): _tkinter is left out on purpose (see
 # configure above), so these cannot be imported anyway; 0.9 MB of a 3.11 archive.
-rm -rf "$PREFIX/lib/python$PYTHON_MINOR"/{idlelib,tkinter,turtledemo,turtle.py}
+rm -rf "$PREFIX/lib/python$PYTHON_ABI"/{idlelib,tkinter,turtledemo,turtle.py}
 # Scripts whose shebang names the build prefix would break once the archive is moved.
 # python3-config is a shell script that finds its prefix at run time, so it stays.
 for script in "$PREFIX"/bin/*; do
@@ -520,8 +525,8 @@ done
 # ...and the version-less links (2to3, idle3, pydoc3) that pointed at them.
 find "$PREFIX/bin" -xtype l -print -delete
 # Debug symbols: most of the tree's bytes, no use at run time.
-"$STRIP" --strip-unneeded "$PREFIX"/bin/python"$PYTHON_MINOR" "$PREFIX"/lib/libpython*.so* \
-    "$PREFIX"/lib/python"$PYTHON_MINOR"/lib-dynload/*.so
+"$STRIP" --strip-unneeded "$PREFIX"/bin/python"$PYTHON_ABI" "$PREFIX"/lib/libpython*.so* \
+    "$PREFIX"/lib/python"$PYTHON_ABI"/lib-dynload/*.so
 # `python`, like venvs and the official images; relative, so the tree stays relocatable.
 ln -sfn python3 "$PREFIX/bin/python"
 
@@ -534,7 +539,7 @@ find "$PREFIX" -type f -name '*.pyc' -delete
 # under emulation, so the build python writes it there.
 TREE_PYTHON=${BUILD_PYTHON:-$PREFIX/bin/python3}
 "$TREE_PYTHON" -m compileall -q -f --invalidation-mode unchecked-hash --workers "$MAKE_JOBS" \
-    "$PREFIX/lib/python$PYTHON_MINOR" >/dev/null
+    "$PREFIX/lib/python$PYTHON_ABI" >/dev/null
 
 # ensurepip's bundled wheels, rewritten with their members stored instead of deflated: the same
 # names, bytes, dates and RECORD (pip installs them alike; the venv_with_pip check proves it), but
@@ -542,7 +547,7 @@ TREE_PYTHON=${BUILD_PYTHON:-$PREFIX/bin/python3}
 # archive as CPython ships it, 1.20 MB stored (5.8 MB uncompressed): the difference that keeps a
 # 3.13 archive with both a static interpreter and libpython3.13.so under 10 MB. The SBOM hashes the
 # wheels as the archive holds them.
-"$TREE_PYTHON" - "$PREFIX/lib/python$PYTHON_MINOR/ensurepip/_bundled" <<'EOF'
+"$TREE_PYTHON" - "$PREFIX/lib/python$PYTHON_ABI/ensurepip/_bundled" <<'EOF'
 import os, sys, zipfile
 
 for name in sorted(os.listdir(sys.argv[1])):

@@ -6,7 +6,7 @@
     python -m harness check-published [--s3-bucket B] [--s3-prefix P] [--env-file F]
                                             proves what the bucket's manifest lists (harness/commands/published.py);
                                             exit status 1 with one line per problem
-    python -m harness matrix [--runtimes NAMES] [--stacks NAMES] [--arch NAMES] [--profile P]
+    python -m harness matrix [--runtimes NAMES] [--variants NAMES] [--stacks NAMES] [--arch NAMES] [--profile P]
                              [--changed-since REF]
                                             the pairs pytest would build, one per architecture, as a
                                             GitHub Actions matrix (harness/commands/matrix.py); exit status 5
@@ -57,6 +57,8 @@ def main(argv=None):
     # The same options, spelt as pytest's (conftest.py): repeated, space- or comma-separated.
     pairs.add_argument("--runtimes", action="append", help="runtimes (default: every formula)")
     pairs.add_argument("--stacks", action="append", help="stacks (default: every stack)")
+    pairs.add_argument("--variants", action="append", help="builds of each runtime: default, freethreaded "
+                                                           "(builds/variants.toml; default: default)")
     pairs.add_argument("--arch", action="append", help="architectures (default: each that a stack declares)")
     pairs.add_argument("--profile", default="release", help="release (default) or quick, copied into every entry")
     pairs.add_argument("--changed-since", help="only the pairs whose inputs changed since the git ref")

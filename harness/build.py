@@ -120,6 +120,7 @@ def _container(inputs: BuildInputs, script: Path, jobserver_path) -> Container:
         "PREFIX": PREFIX,
         "CONFIGURE_EXTRA": "\n".join(formula.configure_args),
         "SOURCE_DATE_EPOCH": str(inputs.source_date_epoch),
+        "ABI_SUFFIX": formula.abi_suffix,  # a variant's ABI flag: "t" for free-threaded (lib/python3.13t)
         "HOME": "/tmp",
     }
     volumes = {

@@ -41,6 +41,11 @@ def archive_key(formula, compile_image, profile: str, arch: str, method: build.M
         # one), so the architecture itself is an input; amd64 keys stay what they were before
         # architectures were part of a pair, so archives already built and published are found.
         key_inputs["arch"] = arch
+    if formula.variant:
+        # A variant's build: its configure arguments and ABI (builds/variants.toml); the default
+        # build's keys stay what they were before variants existed.
+        key_inputs["variant"] = {"name": formula.variant, "configure_args": list(formula.configure_args),
+                                 "abi_suffix": formula.abi_suffix}
     if files.patches:
         key_inputs["patches"] = [{"name": patch.name, "sha256": file_sha256(patch)} for patch in files.patches]
     if cross:  # configure's answers for the target

@@ -401,7 +401,7 @@ class Case:
         started = time.monotonic()
         subject = verify.Subject(archive, self.log_path, self.formula.version, self.arch, self.run_image,
                                  build_image=self.build_image, tools_image=self.compile_image,
-                                 build_flags=self.record.get("build_flags"))
+                                 build_flags=self.record.get("build_flags"), abi_suffix=self.formula.abi_suffix)
         # A folder of this run's own under work/: another run may be verifying the same pair right now.
         checks, run_image_facts = verify.verify(self.container_run, subject, self.ctx.cache_dir,
                                                 self.ctx.out_dir / "work", log=self.say)
@@ -493,7 +493,8 @@ class Case:
                 "build_date": finished[:10] if isinstance(finished, str) else None,
                 "checks_passed": sum(1 for check in checks.values() if check.get("ok")) if checks else None,
                 "checks_total": len(checks) if checks else None,
-                "end_of_life": self.formula.end_of_life.isoformat() if self.formula.end_of_life else None}
+                "end_of_life": self.formula.end_of_life.isoformat() if self.formula.end_of_life else None,
+                "variant": self.formula.uv_variant}
 
     def _report(self, outcome: publish.Outcome):
         self.note("published", f"{outcome.describe()}: {outcome.url}")

@@ -37,10 +37,20 @@ class Formula:
     patches: tuple = ()
     path: Path = None
     file_hash: str = ""  # sha256 of the formula file: part of every cache key
+    # A variant of the formula (harness/variants.py, builds/variants.toml): its name ("" for the
+    # default build; name is then python-X.Y.Z-VARIANT), its ABI flag (lib/python3.13t) and uv's name.
+    variant: str = ""
+    abi_suffix: str = ""
+    uv_variant: str | None = None
 
     @property
     def minor(self) -> str:
         return self.version.rsplit(".", 1)[0]
+
+    @property
+    def base_name(self) -> str:
+        """The formula's own name (its file's), whatever the variant: python-3.13.15."""
+        return NAME_PREFIX + self.version
 
     def patch_hashes(self) -> list[dict]:
         """Each patch's name and sha256, in the order they are applied: for keys and records."""

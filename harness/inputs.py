@@ -4,6 +4,7 @@ shape the archive's bytes) and by --changed-since (harness/changes.py, which sel
 changed file is among its inputs).
 
     the formula file          builds/runtimes/RUNTIME.toml
+    the variants file         builds/variants.toml, for a variant's pair (python-3.13.15-freethreaded)
     its patches               builds/patches/NAME, each one the formula names
     the build script          builds/build-python.sh
     the cross answers         builds/cross/*.config.site, for a cross-built pair (configure's answers
@@ -44,14 +45,16 @@ class ArchiveFiles:
     patches: tuple  # in the order they are applied
     build_script: Path
     cross_answers: tuple  # empty unless the pair is cross-built
+    variants: Path | None = None  # a variant's pair: the file that declares it
 
 
 def archive_files(checkout: Checkout, formula, cross: bool) -> ArchiveFiles:
     """The files of `checkout` that shape the formula's archive, cross-built or not."""
-    return ArchiveFiles(formula=checkout.runtimes / f"{formula.name}.toml",
+    return ArchiveFiles(formula=checkout.runtimes / f"{formula.base_name}.toml",
                         patches=tuple(checkout.patches / patch.name for patch in formula.patches),
                         build_script=checkout.build_script,
-                        cross_answers=tuple(sorted(checkout.cross.glob(CROSS_ANSWERS))) if cross else ())
+                        cross_answers=tuple(sorted(checkout.cross.glob(CROSS_ANSWERS))) if cross else (),
+                        variants=checkout.variants if formula.variant else None)
 
 
 def is_input(relative: str, formula, stack, arch: str) -> bool:
@@ -60,6 +63,7 @@ def is_input(relative: str, formula, stack, arch: str) -> bool:
     files = archive_files(RELATIVE, formula, cross=False)
     path = PurePosixPath(relative)
     return (path in (PurePosixPath(files.formula), PurePosixPath(files.build_script))
+            or (files.variants is not None and path == PurePosixPath(files.variants))
             or path in {PurePosixPath(patch) for patch in files.patches}
             or (arch != CHECK_MACHINE_ARCH and path.parent == PurePosixPath(RELATIVE.cross)
                 and path.match(CROSS_ANSWERS))

@@ -23,6 +23,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from filelock import FileLock
+
 ENV = "PYRUNTIMES_JOBSERVER"  # path of the run's FIFO, inherited by xdist workers
 TOKEN = b"+"
 CONTAINER_PATH = "/run/pyruntimes/jobserver"
@@ -62,4 +64,27 @@ def slot(path: str | os.PathLike | None):
         finally:
             os.write(fd, token)
     finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def slots(path: str | os.PathLike | None, count: int):
+    """Hold `count` tokens at once (a timed step that must have the cores to itself; count no more
+    than the pool holds: usable_cores()). They are taken one by one under a lock beside the FIFO,
+    so two such steps never each hold a part and wait for the rest; builds take one token each and
+    give it back, so the taking ends."""
+    if not path or count <= 1:
+        with slot(path):
+            yield
+        return
+    fd = os.open(path, os.O_RDWR)
+    tokens = b""
+    try:
+        with FileLock(f"{path}.several.lock"):
+            while len(tokens) < count:
+                tokens += os.read(fd, 1)  # blocks while every slot is taken
+        yield
+    finally:
+        if tokens:
+            os.write(fd, tokens)
         os.close(fd)

@@ -42,6 +42,10 @@ class Checkout:
         return self.builds / "build-python.sh"
 
     @property
+    def variants(self) -> Path:
+        return self.builds / "variants.toml"
+
+    @property
     def dockerenv(self) -> Path:
         return self.builds / "dockerenv.default"
 
@@ -76,6 +80,7 @@ PATCHES = CHECKOUT.patches
 CROSS = CHECKOUT.cross
 BUILD_SCRIPT = CHECKOUT.build_script
 DOCKERENV = CHECKOUT.dockerenv
+VARIANTS = CHECKOUT.variants
 STACKS = CHECKOUT.stacks
 RUNNERS = CHECKOUT.runners
 

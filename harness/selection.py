@@ -2,7 +2,9 @@
 (conftest.py) and `python -m harness matrix` (the CI matrix) both make, so a workflow never repeats
 its rules.
 
-The rules: --runtimes / --stacks name formulas and stacks (all when not given); every named runtime
+The rules: --runtimes / --stacks name formulas and stacks (all when not given); --variants the
+builds of each (builds/variants.toml; "default", the formula's own, when not given), a variant only
+of the runtimes it applies to (freethreaded: 3.13 on); every named runtime (and variant)
 pairs with every named stack, in that order, each pair once per architecture its stack declares
 (stack.toml: architectures) that --arch names (all when not given); --changed-since keeps the pairs
 whose inputs changed (harness/changes.py, harness/inputs.py: the cross answers are inputs of the
@@ -19,23 +21,36 @@ from .errors import DataFileError, UsageError
 from .formulas import load_formulas
 from .layout import Checkout
 from .stacks import ARCHITECTURES, load_stacks
+from .variants import DEFAULT, load_variants
 
 # release: PGO + LTO, what gets deployed; quick: neither, for validation.
 PROFILES = ("release", "quick")
 
 
-def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = None, arches=None) -> list[tuple]:
-    """(formula, stack, arch) triples, runtime-major, then stack, then the stack's architectures in
-    its order, from the option values (None: all); UsageError (or DataFileError, for a formula or
-    stack file that does not validate) before any work."""
+def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = None, arches=None,
+           variants=None) -> list[tuple]:
+    """(formula, stack, arch) triples, runtime-major, then variant, then stack, then the stack's
+    architectures in its order, from the option values (None: all, but for variants: the default
+    build only); UsageError (or DataFileError, for a formula, stack or variants file that does not
+    validate) before any work. A variant's pair is a formula of that variant (harness/variants.py)."""
     formulas = load_formulas(Checkout(root).runtimes)
     all_stacks = load_stacks(Checkout(root).stacks)
+    all_variants = load_variants(Checkout(root).variants)
     check_formula_stacks(formulas, all_stacks)
     runtime_names = parse_names(runtimes, list(formulas), "runtime", "--runtimes")
     stack_names = parse_names(stacks, list(all_stacks), "stack", "--stacks")
     arch_names = parse_names(arches, sorted(ARCHITECTURES), "architecture", "--arch")
-    pairs = [(formulas[r], all_stacks[s], arch) for r in runtime_names for s in stack_names
-             for arch in all_stacks[s].architectures if arch in arch_names]
+    variant_names = parse_names(variants, [DEFAULT, *all_variants], "variant", "--variants") if variants else [DEFAULT]
+    chosen = [formulas[r] if v == DEFAULT else all_variants[v].of(formulas[r]) for r in runtime_names
+              for v in variant_names if v == DEFAULT or all_variants[v].applies_to(formulas[r])]
+    for name in variant_names:
+        if name != DEFAULT and not any(formula.variant == name for formula in chosen):
+            variant = all_variants[name]
+            raise UsageError(f"--variants: no runtime selected has the {name} variant (from "
+                             f"{'.'.join(map(str, variant.since))} on): name one with --runtimes")
+    pairs = [(formula, all_stacks[s], arch) for formula in chosen for s in stack_names
+             for arch in all_stacks[s].architectures if arch in arch_names
+             and (not formula.variant or all_variants[formula.variant].applies_to(formula, all_stacks[s]))]
     if changed_since is not None:  # given empty, it is refused (harness/changes.py), not ignored
         pairs = changes.select_pairs(pairs, changes.changed_files(root, changed_since))
     return pairs

@@ -391,7 +391,7 @@ def test_wrong_types_at_each_level_of_the_manifest_are_one_line_each(tmp_path, t
         f"{at}['python 3.15']: not a runtime's name, should be a name of letters, digits and ._+- "
         "(as python-3.13.15, debian-12, arm64)",
         f"{at}.python-3.9.1 is 'an entry', should be an object (an archive's entry: key, sha256, size, version, arch, "
-        "formula_sha256, build_seconds, build_date, checks_passed, checks_total, end_of_life)",
+        "formula_sha256, build_seconds, build_date, checks_passed, checks_total, end_of_life, variant)",
         f"{at}.python-3.9.2.key is 42, should be the archive's key, PREFIX/STACK/ARCH/RUNTIME.tar.zst",
         f"{at}.python-3.9.25.sha256 is '{good['sha256'].upper()}', should be 64 lowercase hex digits (a sha256)",
         f"{at}.python-3.10.22.sha256 is '{good['sha256']}\\n', should be 64 lowercase hex digits (a sha256)",
@@ -400,7 +400,7 @@ def test_wrong_types_at_each_level_of_the_manifest_are_one_line_each(tmp_path, t
         f"{at}.python-3.13.18.size is 46.0, should be a whole number of bytes",
         f"{at}.python-3.13.18.build_seconds is 'fast', should be a number of seconds, or null",
         f"{at}.python-3.13.18.signed is not a field the harness writes there (it writes key, sha256, size, version, "
-        "arch, formula_sha256, build_seconds, build_date, checks_passed, checks_total, end_of_life)",
+        "arch, formula_sha256, build_seconds, build_date, checks_passed, checks_total, end_of_life, variant)",
         f"{at}.python-3.14.10.sha256 is missing, should be 64 lowercase hex digits (a sha256)",
         f"{at}.python-3.13.15.version is missing, should be a short printable string",
     ])

@@ -198,3 +198,23 @@ def test_a_pair_in_conflict_leaves_its_objects_alone_and_the_listings_are_made_a
     assert outcome.status is publish.Status.CONFLICT and outcome.listings == ("index",)
     assert {key: read(target, key) for key in before} == before
     assert check_published(target).returncode == 0
+
+
+def test_a_variant_is_listed_as_uv_names_it(tmp_path, target):
+    """A free-threaded build (its runtime python-3.13.15-freethreaded) beside the default one: uv's
+    name for it, cpython-3.13.15+freethreaded-..., with "variant": "freethreaded" (`uv python install
+    3.13t` asks for it; tests/test_consumers.py installs a default build with uv)."""
+    client = s3.client_for(target)
+    default = pair_build(tmp_path, target, "python-3.13.15")
+    (tmp_path / "free").mkdir()
+    free = pair_build(tmp_path / "free", target, "python-3.13.15-freethreaded")
+    free = replace(free, entry={**free.entry, "version": "3.13.15", "variant": "freethreaded"})
+    for local in (default, free):
+        assert publish.publish(client, target, local).ok
+    listed = json.loads(read(target, "runtimes/debian-12/python-downloads.json"))
+    assert sorted(listed) == ["cpython-3.13.15+freethreaded-linux-x86_64-gnu", "cpython-3.13.15-linux-x86_64-gnu"]
+    entry = listed["cpython-3.13.15+freethreaded-linux-x86_64-gnu"]
+    assert entry["variant"] == "freethreaded" and entry["sha256"] == free.sha256
+    assert entry["url"].endswith("runtimes/debian-12/amd64/python-3.13.15-freethreaded.tar.zst")
+    assert listed["cpython-3.13.15-linux-x86_64-gnu"]["variant"] is None
+    assert check_published(target).returncode == 0

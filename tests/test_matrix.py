@@ -19,7 +19,7 @@ from tests.test_changed_since import commit, repo  # noqa: F401  (fixture)
 from tests.test_publish import endpoint, local_build, target  # noqa: F401  (fixtures)
 from tests.test_usage_errors import assert_one_line_error
 
-ENTRY_KEYS = {"runtime", "stack", "arch", "runner", "profile", "source_sha256"}
+ENTRY_KEYS = {"runtime", "variant", "stack", "arch", "runner", "profile", "source_sha256"}
 STACKS = load_stacks(layout.STACKS)
 RUNNERS = load_runners(layout.RUNNERS)
 
@@ -60,7 +60,8 @@ def collected(*args, cwd=ROOT):
 
 def ids_of(listing):
     """The pytest ids of the matrix's entries (amd64 pairs keep the ids they had: harness/selection.py)."""
-    return [f"{e['runtime']}-{e['stack']}" + ("" if e["arch"] == "amd64" else f"-{e['arch']}") for e in listing]
+    return [f"{e['runtime']}" + ("" if e["variant"] == "default" else f"-{e['variant']}") + f"-{e['stack']}"
+            + ("" if e["arch"] == "amd64" else f"-{e['arch']}") for e in listing]
 
 
 def pairs_of(listing):
@@ -84,7 +85,7 @@ def test_the_matrix_is_what_pytest_collects_once_per_declared_architecture(args)
 
 def test_entries_carry_the_profile_and_the_source_sha256():
     [entry] = entries("--runtimes", "python-3.13.15", "--stacks", "debian-12", "--arch", "amd64", "--profile", "quick")
-    assert entry == {"runtime": "python-3.13.15", "stack": "debian-12", "arch": "amd64",
+    assert entry == {"runtime": "python-3.13.15", "variant": "default", "stack": "debian-12", "arch": "amd64",
                      "runner": RUNNERS["amd64"], "profile": "quick",
                      "source_sha256": "1e66a7945a48390ee4c2a4268a0e4185884059a13c4aab6d148aa208deea4a76"}
 
@@ -224,3 +225,12 @@ def test_a_foreign_architecture_is_collected_but_built_only_when_named():
     assert [line.split("[", 1)[1].rstrip("]") for line in built.stdout.splitlines() if "::test_runtime[" in line] \
         == [ids[native]]
     assert collected_ids(*args, "--arch", foreign) == [ids[foreign]]
+
+
+def test_a_variant_s_entries_name_the_formula_and_the_variant_pytest_collects():
+    args = ("--runtimes", "python-3.11.2,python-3.13.15", "--variants", "default,freethreaded", "--stacks", "debian-12")
+    listing = entries(*args)
+    # 3.11 has no free-threaded build (builds/variants.toml: since 3.13): left out, not failed.
+    assert [(e["runtime"], e["variant"]) for e in listing if e["arch"] == "amd64"] == [
+        ("python-3.11.2", "default"), ("python-3.13.15", "default"), ("python-3.13.15", "freethreaded")]
+    assert ids_of(listing) == collected_ids(*args)

@@ -129,7 +129,7 @@ class Bucket:
         formula = load_formula(layout.RUNTIMES / f"{runtime}.toml")
         entry = {"version": formula.version, "arch": "amd64", "formula_sha256": formula.file_hash,
                  "build_seconds": None, "build_date": None, "checks_passed": None, "checks_total": None,
-                 "end_of_life": formula.end_of_life.isoformat() if formula.end_of_life else None}
+                 "end_of_life": formula.end_of_life.isoformat() if formula.end_of_life else None, "variant": None}
         return publish.Local(keys=s3.keys_for(self.target, STACK, "amd64", runtime), cache_key=key, entry=entry,
                              record=record, archive=path, sha256=sha, sbom=sbom_of(sha), provenance=provenance_of(sha))
 

@@ -14,7 +14,8 @@ from harness.bucket.publish import Status
 from tests.faulty_s3 import FaultyProxy
 
 ENTRY = {"version": "3.13.15", "arch": "amd64", "formula_sha256": "f" * 64, "build_seconds": 12.5,
-         "build_date": "2026-12-06", "checks_passed": 32, "checks_total": 32, "end_of_life": "2029-10-31"}
+         "build_date": "2026-12-06", "checks_passed": 32, "checks_total": 32, "end_of_life": "2029-10-31",
+         "variant": None}
 
 
 @pytest.fixture(scope="module")

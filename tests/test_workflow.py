@@ -199,9 +199,9 @@ def run_step(step, contexts, tmp_path, cwd=ROOT):
 
 
 @pytest.mark.parametrize("inputs, args", [
-    ({"runtimes": "python-3.11.2 python-3.13.15", "stacks": "debian-12,heroku-24", "arch": "amd64"},
+    ({"runtimes": "python-3.11.2 python-3.13.15", "variants": "default", "stacks": "debian-12,heroku-24", "arch": "amd64"},
      ["--runtimes", "python-3.11.2 python-3.13.15", "--stacks", "debian-12,heroku-24"]),
-    ({"runtimes": "python-3.13.5", "stacks": "", "arch": ""}, ["--runtimes", "python-3.13.5"]),
+    ({"runtimes": "python-3.13.5", "variants": "", "stacks": "", "arch": ""}, ["--runtimes", "python-3.13.5"]),
 ])
 def test_the_release_matrix_step_lists_what_pytest_collects(tmp_path, inputs, args):
     jobs = release_jobs()
@@ -230,10 +230,10 @@ def test_the_pair_job_runs_exactly_its_pair(tmp_path):
     step = step_running(pair, "pytest test_runtimes.py")
     assert "--junitxml=" in step["run"]
     matrix_step = step_running(jobs["matrix"], "harness matrix")
-    outputs = run_step(matrix_step, {"inputs": {"runtimes": "python-3.13.15", "stacks": "heroku-24 debian-13",
-                                                "arch": "amd64"}}, tmp_path)
+    outputs = run_step(matrix_step, {"inputs": {"runtimes": "python-3.13.15", "variants": "default freethreaded",
+                                                "stacks": "heroku-24 debian-13", "arch": "amd64"}}, tmp_path)
     include = json.loads(outputs["matrix"])["include"]
-    assert len(include) == 2
+    assert len(include) == 4 and {e["variant"] for e in include} == {"default", "freethreaded"}
     # The project's pytest in place of .venv/bin/pytest, collecting only; its arguments kept.
     wrapper = tmp_path / "pytest"
     wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/args"\n'
@@ -256,4 +256,6 @@ def test_the_pair_job_runs_exactly_its_pair(tmp_path):
             if dry_run == "true":
                 ids = [line for line in result.stdout.splitlines() if "::test_runtime[" in line]
                 arch = "" if entry["arch"] == "amd64" else f"-{entry['arch']}"
-                assert ids == [f"test_runtimes.py::test_runtime[{entry['runtime']}-{entry['stack']}{arch}]"], result.stdout
+                variant = "" if entry["variant"] == "default" else f"-{entry['variant']}"
+                assert ids == [f"test_runtimes.py::test_runtime[{entry['runtime']}{variant}-{entry['stack']}{arch}]"], \
+                    result.stdout

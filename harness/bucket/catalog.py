@@ -9,7 +9,9 @@ reads (uv's own crates/uv-python/download-metadata.json has the same shape):
 
 One catalog per stack, not one for the bucket: a runtime is built against its stack's system
 libraries (libssl3 on debian-12, libssl3t64 on debian-13), and uv knows nothing of stacks, so a
-machine must be pointed at its own stack's catalog. uv checks the sha256 (a mismatch is a hard
+machine must be pointed at its own stack's catalog. A variant's build is listed under uv's name for
+it (cpython-3.13.15+freethreaded-..., "variant": "freethreaded"), which `uv python install 3.13t`
+asks for. uv checks the sha256 (a mismatch is a hard
 error) and unpacks the archive (ours has no top-level folder, which uv accepts).
 
 Made from the manifest alone (harness/bucket/listings.py writes it), so it lists what the
@@ -32,9 +34,10 @@ def key_for(target: s3.Target, stack: str) -> str:
     return f"{target.prefix}{stack}/{NAME}"
 
 
-def uv_key(version: str, arch: str) -> str:
-    """The name uv gives a download (`uv python list` shows it): implementation-version-os-arch-libc."""
-    return f"cpython-{version}-linux-{MACHINES[arch]}-gnu"
+def uv_key(version: str, arch: str, variant: str | None = None) -> str:
+    """The name uv gives a download (`uv python list` shows it): implementation-version[+variant]-
+    os-arch-libc (cpython-3.13.15+freethreaded-linux-x86_64-gnu)."""
+    return f"cpython-{version}{'+' + variant if variant else ''}-linux-{MACHINES[arch]}-gnu"
 
 
 def entries(listing: manifest.Manifest, stack: str, base_url: str) -> dict:
@@ -45,7 +48,8 @@ def entries(listing: manifest.Manifest, stack: str, base_url: str) -> dict:
         parts = VERSION.fullmatch(version or "")
         if entry.stack != stack or entry.arch not in MACHINES or parts is None:
             continue
-        found[uv_key(version, entry.arch)] = {
+        variant = listing.fields(entry).get("variant")
+        found[uv_key(version, entry.arch, variant)] = {
             "name": "cpython",
             "arch": {"family": MACHINES[entry.arch], "variant": None},
             "os": "linux",
@@ -56,7 +60,7 @@ def entries(listing: manifest.Manifest, stack: str, base_url: str) -> dict:
             "prerelease": parts["prerelease"] or "",
             "url": url_of(base_url, entry.key),
             "sha256": entry.sha256,
-            "variant": None,
+            "variant": variant,
             "build": None,
         }
     return found

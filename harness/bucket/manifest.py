@@ -193,15 +193,17 @@ ENTRY = Fields({
     "checks_passed": COUNT_OR_NULL,
     "checks_total": COUNT_OR_NULL,
     "end_of_life": DATE_OR_NULL,
+    "variant": Want(lambda value: value is None or isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9]*", value)
+                    is not None, "a variant's name as uv gives it (freethreaded), or null"),
 }, required=("key", "sha256", "size"), only=True,
     what="an object (an archive's entry: key, sha256, size, version, arch, formula_sha256, build_seconds, "
-         "build_date, checks_passed, checks_total, end_of_life)")
+         "build_date, checks_passed, checks_total, end_of_life, variant)")
 # What every command reads of an entry is its key, sha256 and size: an entry without them, or with
 # any field of another shape, is wrong and not used. The other fields are for consumers: one that
 # is missing (a manifest written by hand) is named by check-published, and the entry still used.
 # Those added for the index page (issue 26) are optional: entries published before lack them, and
 # are not wrong for it (the page says "unknown").
-OPTIONAL = ("build_date", "checks_passed", "checks_total", "end_of_life")
+OPTIONAL = ("build_date", "checks_passed", "checks_total", "end_of_life", "variant")
 DESCRIPTIVE = tuple(name for name in ENTRY.fields if name not in ENTRY.required and name not in OPTIONAL)
 
 

@@ -101,7 +101,7 @@ CONFLICT_HINT = " (its cache key differs from this build's; --overwrite replaces
 # build_date, checks_* and end_of_life are what the index page shows (harness/bucket/listings.py).
 ENTRY_FIELDS = {"version": str, "arch": str, "formula_sha256": str, "build_seconds": lambda value: _number(value),
                 "build_date": str, "checks_passed": lambda value: _whole(value),
-                "checks_total": lambda value: _whole(value), "end_of_life": str}
+                "checks_total": lambda value: _whole(value), "end_of_life": str, "variant": str}
 
 
 @dataclass(frozen=True)

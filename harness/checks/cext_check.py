@@ -1,7 +1,10 @@
 """The C-extension check (pip_builds_c_extension), and the setuptools wheel it builds with.
 
 CEXT_SCRIPT builds the small package in cext_package/ (a C function and the Python version it
-was compiled for) with pip in a venv of the runtime under test, then imports it. verify.runtime_checks
+was compiled for) into a wheel with pip in a venv of the runtime under test, installs the wheel,
+and runs use_cext.py: the wheel is tagged for the runtime's ABI (cp313t on a free-threaded build),
+the module imports, and on a free-threaded build the GIL stays off with a module that declares
+Py_mod_gil and comes back, with a RuntimeWarning, with one that does not. verify.runtime_checks
 runs it in the stack's BUILD image with volumes() mounted; c_extension_check() reads the result.
 
 pip needs a build backend, and the containers have no network: fetch_wheels() downloads the
@@ -39,10 +42,10 @@ set -e
 export PIP_NO_COMPILE=1
 cp -r /opt/pyruntimes/cext_package /tmp/cext_package
 {VERIFY_PREFIX}/bin/python3 -m venv /tmp/venv
-/tmp/venv/bin/python -m pip install -q --disable-pip-version-check --no-index --find-links /opt/pyruntimes/wheels \
-    /tmp/cext_package
-/tmp/venv/bin/python -c 'import sys, pyruntimes_cext as m; assert m.add(2, 3) == 5; \
-    assert m.compiled_for == sys.version.split()[0], m.compiled_for; print("built and imported", m.__file__)'
+/tmp/venv/bin/python -m pip wheel -q --disable-pip-version-check --no-index --find-links /opt/pyruntimes/wheels \
+    --no-deps --wheel-dir /tmp/built /tmp/cext_package
+/tmp/venv/bin/python -m pip install -q --disable-pip-version-check --no-index /tmp/built/*.whl
+cd /tmp && /tmp/venv/bin/python /tmp/cext_package/use_cext.py /tmp/built/*.whl
 """
 
 

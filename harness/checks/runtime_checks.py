@@ -1,6 +1,7 @@
 """Checks run by the runtime under test, inside the stack's run image (stdlib only, Python 3.8+).
 
-Usage: python3 runtime_checks.py EXPECTED_VERSION TLS_DIR BUILD_PREFIX
+Usage: python3 runtime_checks.py EXPECTED_VERSION TLS_DIR BUILD_PREFIX [ABI_SUFFIX]
+(ABI_SUFFIX: "t" for a free-threaded variant, which adds the free_threading_* checks.)
 Prints one JSON object per line: {"check": name, "ok": bool, "detail": str}. A check that raises
 is a failure with the exception as its detail; one check failing never stops the others.
 """
@@ -18,6 +19,8 @@ import traceback
 EXPECTED_VERSION = sys.argv[1]
 TLS_DIR = sys.argv[2] if len(sys.argv) > 2 else ""
 BUILD_PREFIX = sys.argv[3] if len(sys.argv) > 3 else "/build/python"
+EXPECTED_ABI_SUFFIX = sys.argv[4] if len(sys.argv) > 4 else ""
+FREE_THREADED = EXPECTED_ABI_SUFFIX == "t"  # PEP 703's build: --disable-gil
 PREFIX = sys.prefix
 MINOR = "%d.%d" % sys.version_info[:2]
 BIN = os.path.join(PREFIX, "bin")
@@ -26,6 +29,13 @@ CHECKS = []
 
 def check(func):
     CHECKS.append(func)
+    return func
+
+
+def free_threaded_check(func):
+    """A check of free-threaded builds only (the variant the harness says this is)."""
+    if FREE_THREADED:
+        CHECKS.append(func)
     return func
 
 
@@ -302,8 +312,100 @@ def deep_recursion_in_thread():
     return "RecursionError in a thread, for Python and C recursion"
 
 
+@check
+def abi_is_the_variant_s():
+    # The build is the variant it is published as: sys.abiflags ("t": free-threaded) and sysconfig's
+    # Py_GIL_DISABLED agree with what the harness built, so a default build that lost its GIL, or a
+    # free-threaded one that kept it, is refused.
+    gil_disabled = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    if sys.abiflags != EXPECTED_ABI_SUFFIX or gil_disabled != FREE_THREADED:
+        raise AssertionError("abiflags %r, Py_GIL_DISABLED %r; the variant built has abiflags %r"
+                             % (sys.abiflags, sysconfig.get_config_var("Py_GIL_DISABLED"), EXPECTED_ABI_SUFFIX))
+    return "abiflags %r, Py_GIL_DISABLED=%d" % (sys.abiflags, gil_disabled)
+
+
+# Imports every stdlib extension module in a fresh interpreter, one at a time, and names the first
+# after which the GIL is on: a module without Py_mod_gil turns it on for the whole process.
+GIL_PROBE = """
+import importlib, json, sys, warnings
+warnings.simplefilter("ignore")
+names = json.loads(sys.argv[1])
+enabled_by = None
+for name in names:
+    importlib.import_module(name)
+    if sys._is_gil_enabled():
+        enabled_by = name
+        break
+print(json.dumps({"enabled_by": enabled_by, "imported": len(names) if enabled_by is None else names.index(name) + 1}))
+"""
+
+
+@free_threaded_check
+def free_threading_gil_stays_off():
+    expected, states = expected_extension_modules()
+    names = [name for name in expected if states.get(name) != "missing"]
+    env = dict(os.environ)
+    env.pop("PYTHON_GIL", None)  # PYTHON_GIL=1 would turn it on whatever the modules do
+    result = json.loads(run(sys.executable, "-c", GIL_PROBE, json.dumps(names), env=env).splitlines()[-1])
+    if result["enabled_by"]:
+        raise AssertionError("importing %s turned the GIL on (it does not declare Py_mod_gil)" % result["enabled_by"])
+    return "GIL off after importing all %d stdlib extension modules (Py_GIL_DISABLED=1)" % result["imported"]
+
+
+# Pure-Python CPU work, the same amount on each of N threads, then N times over on one thread.
+PARALLEL_PROBE = """
+import json, sys, threading, time
+def work():
+    total = 0
+    for i in range(3000000):
+        total += i * i % 7
+    return total
+n = int(sys.argv[1])
+best_serial = best_parallel = None
+for _ in range(3):  # the best of three: these machines are noisy
+    started = time.perf_counter()
+    for _ in range(n):
+        work()
+    serial = time.perf_counter() - started
+    threads = [threading.Thread(target=work) for _ in range(n)]
+    started = time.perf_counter()
+    for t in threads: t.start()
+    for t in threads: t.join()
+    parallel = time.perf_counter() - started
+    best_serial = serial if best_serial is None else min(best_serial, serial)
+    best_parallel = parallel if best_parallel is None else min(best_parallel, parallel)
+print(json.dumps({"serial": best_serial, "parallel": best_parallel, "gil": sys._is_gil_enabled()}))
+"""
+
+
+@free_threaded_check
+def free_threading_threads_run_in_parallel():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2:
+        raise AssertionError("one core: threads cannot be shown to run in parallel here")
+    n = min(cores, 4)
+    result = json.loads(run(sys.executable, "-c", PARALLEL_PROBE, str(n)).splitlines()[-1])
+    speedup = result["serial"] / result["parallel"]
+    # Without the GIL, n threads of CPU work finish in about 1/n of the time one thread takes for
+    # all of it; with it, in about the same time (speedup 1.0). 1.3 leaves room for a noisy machine.
+    if result["gil"] or speedup < 1.3:
+        raise AssertionError("%d threads of pure-Python work took %.2fs, one thread doing it all %.2fs (x%.2f)%s"
+                             % (n, result["parallel"], result["serial"], speedup,
+                                "; the GIL was on" if result["gil"] else ""))
+    return "%d threads x%.2f faster than one doing the same work (%.2fs vs %.2fs)" % (
+        n, speedup, result["parallel"], result["serial"])
+
+
+# Timed checks: the harness runs each in a step of its own, holding every core of the run
+# (harness/checks/verify.py), named in PYRUNTIMES_ONLY; the main pass leaves them out.
+ALONE = {"free_threading_threads_run_in_parallel"}
+ONLY = [name for name in os.environ.get("PYRUNTIMES_ONLY", "").split(",") if name]
+
+
 def main():
     for func in CHECKS:
+        if (func.__name__ not in ONLY) if ONLY else (func.__name__ in ALONE):
+            continue
         try:
             detail, ok = func(), True
         except Exception as exc:  # noqa: BLE001

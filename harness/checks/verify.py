@@ -57,6 +57,7 @@ class Subject:
     build_image: object = None
     tools_image: object = None
     build_flags: dict | None = None
+    abi_suffix: str = ""  # the variant's ABI flag: "t" for a free-threaded build (its own checks run)
 
 
 def verify(run: ContainerRun, subject: Subject, cache_dir: Path, work_root: Path, log) -> tuple[list, dict]:
@@ -102,23 +103,22 @@ def runtime_checks(run: ContainerRun, subject: Subject, work_dir: Path, wheels: 
     # that wait for a core would otherwise run out). Their checks keep their order.
     slower = emulation.slowdown(subject.arch)
 
-    def _run(step, image, command, step_volumes, with_status=False):
-        with jobserver.slot(run.jobserver):
+    def _run(step, image, command, step_volumes, with_status=False, cores=1, env=None):
+        with jobserver.slots(run.jobserver, cores):
             started = time.monotonic()
-            result = _run_step(run, image, command, step_volumes, with_status, slower)
+            result = _run_step(run, image, command, step_volumes, with_status, slower, env)
         if log is not None:
             log(f"verify: {step} done ({time.monotonic() - started:.0f}s)")
         return result
 
     checks, libraries = [], {}
     run_image, build_image = subject.run_image, subject.build_image
+    runtime_command = [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", subject.version,
+                       "/opt/pyruntimes/tls", BUILD_PREFIX, subject.abi_suffix]
     try:
         with ThreadPoolExecutor(max_workers=max(2, usable_cores())) as pool:
             ldd = pool.submit(_run, "ldd scan", run_image, ["sh", "-c", elf_checks.LDD_SCAN], volumes)
-            runtime = pool.submit(_run, "runtime checks", run_image,
-                                  [f"{VERIFY_PREFIX}/bin/python3", "/opt/pyruntimes/runtime_checks.py", subject.version,
-                                   "/opt/pyruntimes/tls", BUILD_PREFIX],
-                                  volumes)
+            runtime = pool.submit(_run, "runtime checks", run_image, runtime_command, volumes)
             if build_image is not None:
                 # readelf comes with the build image's binutils; run images have none.
                 readelf = pool.submit(_run, "readelf scan", subject.tools_image or build_image,
@@ -138,6 +138,10 @@ def runtime_checks(run: ContainerRun, subject: Subject, work_dir: Path, wheels: 
                 checks += _build_image_checks(readelf_out, subject)
                 checks.append(embedding.result())
                 checks.append(cext_check.c_extension_check(*cext.result()))
+        if subject.abi_suffix == "t":
+            # Threads running Python code in parallel, timed: alone, with every core of the run.
+            out += "\n" + _run("thread scaling", run_image, runtime_command, volumes, cores=usable_cores(),
+                                env={"PYRUNTIMES_ONLY": "free_threading_threads_run_in_parallel"})
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     return checks + _runtime_results(out), run_image_facts
@@ -191,9 +195,9 @@ def _embedding(run, build_image, run_image, volumes, version, work_dir) -> Check
     return embed_check.embed_check(build_out, build_status, run_out, run_status, version)
 
 
-def _run_step(run: ContainerRun, image, command, volumes, with_status=False, slower=1):
+def _run_step(run: ContainerRun, image, command, volumes, with_status=False, slower=1, env=None):
     container = run.docker.containers.run(command=command, volumes=volumes,
-                                          environment={"HOME": "/tmp", "PYRUNTIMES_SLOWER": str(slower)},
+                                          environment={"HOME": "/tmp", "PYRUNTIMES_SLOWER": str(slower), **(env or {})},
                                           **run.options(image))
     try:
         try:

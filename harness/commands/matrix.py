@@ -1,10 +1,11 @@
 """`python -m harness matrix`: the pairs a run would build, as a GitHub Actions matrix.
 
-    {"include": [{"runtime": "python-3.13.15", "stack": "heroku-24", "arch": "amd64",
+    {"include": [{"runtime": "python-3.13.15", "variant": "default", "stack": "heroku-24", "arch": "amd64",
                   "runner": "ubuntu-24.04", "profile": "release", "source_sha256": "..."}, ...]}
 
 A workflow takes it whole (`strategy: matrix: ${{ fromJSON(...) }}`) and runs each entry as
-`pytest test_runtimes.py --runtimes RUNTIME --stacks STACK --arch ARCH --profile PROFILE`. The pairs are
+`pytest test_runtimes.py --runtimes RUNTIME --variants VARIANT --stacks STACK --arch ARCH --profile PROFILE`
+(RUNTIME: the formula's name; VARIANT: builds/variants.toml's, or "default"). The pairs are
 harness/selection.py's, the ones pytest collects; this module only adds one entry per architecture
 the stack declares, the runner that builds it natively (stacks/runners.toml), and the source's
 sha256 (the key of the verified-source cache). Pairs pytest would skip (a formula that lists other
@@ -21,6 +22,7 @@ from ..errors import DataFileError, UsageError
 from ..layout import ROOT, Checkout
 from ..selection import PROFILES, parse_names, select, unsupported
 from ..stacks import ARCHITECTURES
+from ..variants import DEFAULT
 
 # GitHub refuses a matrix of more jobs than this (the whole workflow run fails to start).
 GITHUB_MATRIX_LIMIT = 256
@@ -47,20 +49,21 @@ def load_runners(path: Path) -> dict[str, str]:
     return labels
 
 
-def build(root: Path, runtimes=None, stacks=None, arch=None, profile="release", changed_since=None) -> dict:
+def build(root: Path, runtimes=None, stacks=None, arch=None, profile="release", changed_since=None,
+          variants=None) -> dict:
     """The matrix for these option values (None: all), or UsageError / NothingSelected."""
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     arches = parse_names(arch, sorted(ARCHITECTURES), "architecture", "--arch")
     runners = load_runners(Checkout(root).runners)
-    every_arch = select(root, runtimes, stacks, changed_since)
+    every_arch = select(root, runtimes, stacks, changed_since, variants=variants)
     if not every_arch:  # only --changed-since empties a selection of valid names
         raise NothingSelected(f"nothing selected: no formula, stack or build input changed since {changed_since}")
     built = [(formula, stack, a) for formula, stack, a in every_arch if not unsupported(formula, stack)]
     if not built:
         raise NothingSelected("nothing selected: " + "; ".join(sorted({unsupported(f, s) for f, s, _ in every_arch})))
-    include = [{"runtime": formula.name, "stack": stack.name, "arch": a, "runner": runners[a], "profile": profile,
-                "source_sha256": formula.sha256}
+    include = [{"runtime": formula.base_name, "variant": formula.variant or DEFAULT, "stack": stack.name, "arch": a,
+                "runner": runners[a], "profile": profile, "source_sha256": formula.sha256}
                for formula, stack, a in built if a in arches]
     if not include:
         declared = ", ".join(f"{s.name}: {' '.join(s.architectures)}" for s in dict.fromkeys(s for _, s, _ in built))
@@ -78,7 +81,7 @@ def dumps(matrix: dict) -> str:
 
 def main(args) -> int:
     try:
-        document = build(ROOT, args.runtimes, args.stacks, args.arch, args.profile, args.changed_since)
+        document = build(ROOT, args.runtimes, args.stacks, args.arch, args.profile, args.changed_since, args.variants)
     except UsageError as exc:  # DataFileError too: a formula, stack or runners file that does not validate
         print(f"error: {redact.redact(exc)}", file=sys.stderr)
         return 2

@@ -1,0 +1,82 @@
+"""Variants of a runtime (builds/variants.toml, harness/variants.py): chosen with --variants, a pair
+of their own everywhere a pair is named, refused in one line where they do not apply; and the
+checks a free-threaded build adds, shown failing on a build that is not one.
+
+A free-threaded build passing every check is shown by tests/test_every_formula.py (slow)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from harness import archive, layout
+from harness.formulas import load_formulas
+from harness.variants import load_variants
+from tests.helpers import ROOT, copy_project, verified_build
+
+FREE = load_variants(layout.VARIANTS)["freethreaded"]
+
+
+def collect(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", "--collect-only",
+                           "-q", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_a_variant_is_a_formula_of_its_own_name_abi_and_configure_arguments():
+    formula = load_formulas(layout.RUNTIMES)["python-3.13.15"]
+    free = FREE.of(formula)
+    assert (free.name, free.base_name, free.variant, free.abi_suffix, free.uv_variant) == (
+        "python-3.13.15-freethreaded", "python-3.13.15", "freethreaded", "t", "freethreaded")
+    assert free.configure_args[-1] == "--disable-gil" and free.sha256 == formula.sha256
+    assert FREE.applies_to(formula) and not FREE.applies_to(load_formulas(layout.RUNTIMES)["python-3.11.2"])
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--runtimes", "python-3.11.2", "--variants", "freethreaded"],
+     "error: --variants: no runtime selected has the freethreaded variant (from 3.13 on): name one with --runtimes"),
+    (["--variants", "nogil"], "error: --variants: unknown variant 'nogil'; valid: default, freethreaded"),
+    (["--variants", ""], "error: --variants is empty: name at least one variant (default, freethreaded)"),
+])
+def test_a_variant_that_does_not_apply_is_one_line(args, said):
+    result = collect(*args)
+    assert result.returncode != 0 and said in result.stdout + result.stderr, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("line, said", [
+    ('since = "3"', 'variants.toml: field \'freethreaded.since\': must be a minor version such as "3.13", not \'3\''),
+    ('abi_suffix = "tt"', "field 'freethreaded.abi_suffix': must be one lowercase letter"),
+    ('configure_args = ["disable-gil"]', "field 'freethreaded.configure_args': must be ./configure options"),
+    ('colour = "blue"', "field 'freethreaded.colour': is not a known field"),
+])
+def test_a_variants_file_that_does_not_validate_names_the_field(tmp_path, line, said):
+    project = copy_project(tmp_path / "project")
+    variants = project / "builds" / "variants.toml"
+    key = line.split(" =")[0]
+    kept = [text for text in variants.read_text().splitlines() if not text.startswith(key + " =")]
+    variants.write_text("\n".join(kept) + "\n" + line + "\n")
+    result = collect("--runtimes", "python-3.13.15", cwd=project)
+    assert result.returncode != 0 and said in result.stdout + result.stderr, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.engine
+@pytest.mark.build
+def test_the_free_threaded_checks_refuse_a_build_that_keeps_its_gil(first_build, tmp_path):
+    """The default 3.11.2 build, checked as if it had been built free-threaded: the variant check,
+    the GIL check and the thread-scaling check each fail, naming why."""
+    target, _, _, _ = verified_build(first_build)
+    tree = tmp_path / "tree"
+    archive.extract(target, tree)
+    checks = ROOT / "harness" / "checks" / "runtime_checks.py"
+    names = ["abi_is_the_variant_s", "free_threading_gil_stays_off", "free_threading_threads_run_in_parallel"]
+    result = subprocess.run([str(tree / "bin" / "python3"), str(checks), "3.11.2", "", "/build/python", "t"],
+                            env={"PYRUNTIMES_ONLY": ",".join(names), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=300)
+    found = {item["check"]: item for item in map(json.loads, result.stdout.splitlines())}
+    assert sorted(found) == sorted(names), result.stdout + result.stderr
+    assert not any(item["ok"] for item in found.values()), found
+    assert "abiflags '', Py_GIL_DISABLED None; the variant built has abiflags 't'" in found["abi_is_the_variant_s"]["detail"]
+    # 3.11 has no sys._is_gil_enabled: a runtime that cannot say has no free threading to show.
+    assert "_is_gil_enabled" in found["free_threading_gil_stays_off"]["detail"]
