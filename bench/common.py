@@ -19,7 +19,7 @@ ROOT = BENCH.parent
 OUT = BENCH / "out"  # bench's own out folders (gitignored); release archives come from ./out
 RESULTS = BENCH / "RESULTS.md"
 SECTIONS = BENCH / "results"  # one file per benchmark; RESULTS.md is made from them
-ORDER = ("overhead", "matrix", "noop", "size", "speed", "emulation")
+ORDER = ("overhead", "matrix", "noop", "size", "speed", "freethreaded", "emulation")
 
 sys.path.insert(0, str(ROOT))
 
@@ -72,13 +72,16 @@ def machine() -> str:
     return f"{cores()} cores ({model}), {memory:.0f} GiB, {platform.platform()}, Docker engine {docker}"
 
 
-def archive_of(runtime: str, stack: str, profile: str, name: str) -> Path:
+def archive_of(runtime: str, stack: str, profile: str, name: str, variant: str = "default") -> Path:
     """The archive of a pair in ./out, through the harness: reused when already built, else built
-    (release: 15-20 min on 2 cores). Size and speed measure what the harness publishes."""
-    say(f"{profile} archive of {runtime} on {stack} (reused from ./out when already built)")
+    (release: 15-20 min on 2 cores). Size and speed measure what the harness publishes. variant:
+    one of builds/variants.toml (its pair is RUNTIME-VARIANT-STACK)."""
+    say(f"{profile} archive of {runtime} ({variant}) on {stack} (reused from ./out when already built)")
     junit = OUT / f"{name}.xml"
-    harness("--runtimes", runtime, "--stacks", stack, "--profile", profile, "--out-dir", str(ROOT / "out"), junit=junit)
-    return Path(pair_properties(junit)[f"{runtime}-{stack}"]["archive"])
+    harness("--runtimes", runtime, "--variants", variant, "--stacks", stack, "--arch", "amd64", "--profile", profile,
+            "--out-dir", str(ROOT / "out"), junit=junit)
+    pair = f"{runtime}-{stack}" if variant == "default" else f"{runtime}-{variant}-{stack}"
+    return Path(pair_properties(junit)[pair]["archive"])
 
 
 def record(name: str, summary: str, lines: list[str]):

@@ -66,6 +66,20 @@ def check_formula_stacks(formulas: dict, stacks: dict):
                                                             f"name one of {', '.join(stacks)}")
 
 
+def runtime_named(root: Path, name: str) -> tuple[str, str] | None:
+    """(formula, variant) of a runtime's published name: python-3.13.15 is (python-3.13.15,
+    default), python-3.13.15-freethreaded (python-3.13.15, freethreaded); None when no formula and
+    variant of this checkout give that name."""
+    formulas = load_formulas(Checkout(root).runtimes)
+    if name in formulas:
+        return name, DEFAULT
+    for variant in load_variants(Checkout(root).variants).values():
+        base = name.removesuffix(f"-{variant.name}")
+        if base != name and base in formulas and variant.applies_to(formulas[base]):
+            return base, variant.name
+    return None
+
+
 def pair_id(formula, stack, arch: str) -> str:
     """A pair's name in test ids, logs, out-folder file names and the summary. amd64 pairs keep the
     names they had before architectures were part of a pair (python-3.13.15-debian-12); other

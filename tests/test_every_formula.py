@@ -9,7 +9,7 @@ on the stacks whose own Python line it is or that the default runtime is built f
 added to builds/runtimes/ that is reachable belongs in REACHABLE; test_every_reachable_formula_is_listed
 holds the list to the formulas and stacks that exist.
 
-Slow (`make test-slow`): six quick builds, about 15 minutes on 2 cores.
+Slow (`make test-slow`): eight quick builds (six, and two free-threaded), about 20 minutes on 2 cores.
 """
 
 import pytest
@@ -27,6 +27,9 @@ REACHABLE = [
     (("python-3.11.2", "python-3.13.15"), ("debian-12", "debian-13")),  # bookworm's; the default runtime
     (("python-3.13.5",), ("debian-13",)),                          # trixie's python3.13
 ]
+# The variants (builds/variants.toml) of the default runtime, built beside it: the free-threaded
+# build passes every check the default one does and the three of its own (35).
+VARIANTS = [(("python-3.13.15",), ("debian-12", "debian-13"), "freethreaded")]
 
 
 def test_every_reachable_formula_is_listed():
@@ -50,3 +53,17 @@ def test_each_reachable_formula_builds_and_passes_every_check(runtimes, stacks, 
             passed, total = map(int, row[4].split("/"))
             # Every check ran and passed: none skipped for this version, none silently dropped.
             assert row[1] == "passed" and passed == total >= 32, row
+
+
+@pytest.mark.parametrize("runtimes, stacks, variant", VARIANTS,
+                         ids=["+".join(r) + "-" + v + "@" + "+".join(s) for r, s, v in VARIANTS])
+def test_each_variant_builds_and_passes_every_check(runtimes, stacks, variant, tmp_path):
+    result = run_harness("test_runtimes.py", "--runtimes", ",".join(runtimes), "--variants", variant,
+                         "--stacks", ",".join(stacks), "--arch", NATIVE, "--profile", "quick", "-n", "2",
+                         "--out-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    for runtime in runtimes:
+        for stack in stacks:
+            row = table_row(result.stdout, f"{runtime}-{variant}-{stack}")
+            passed, total = map(int, row[4].split("/"))
+            assert row[1] == "passed" and passed == total >= 35, row

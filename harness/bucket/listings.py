@@ -8,6 +8,9 @@ when missing). After writing, the manifest is looked at again: if another publis
 meanwhile, the listings are made again from the new one. So the last writer of a listing always
 wrote it from the manifest as it then was, and the listings converge on the manifest however
 publishes interleave (each publish that changes the manifest refreshes them after its change).
+That holds when every writer finishes and uses the same public URL: a run killed between its write
+and its look at the manifest, or one publishing with another PUBLIC_URL, can leave a listing behind
+the manifest until the next publish, which check-published names meanwhile.
 """
 
 import json

@@ -30,6 +30,8 @@ from ..errors import UsageError
 from ..formulas import load_formulas
 from ..hashing import file_sha256
 from ..layout import BUILD_SCRIPT, ROOT, RUNTIMES
+from ..selection import runtime_named
+from ..variants import DEFAULT
 from . import on_bucket
 
 DIFFOSCOPE_LINES = 200  # of its report, at most: the file-level lines above it name every file
@@ -99,12 +101,14 @@ def same_recipe(record: dict, runtime: str) -> list[str]:
     formulas = load_formulas(RUNTIMES)
     commit = (record.get("harness_revision") or {}).get("git_commit", "unknown")
     problems = []
-    if runtime not in formulas:
+    named = runtime_named(ROOT, runtime)  # a variant's build is named after its formula and variant
+    base = named[0] if named else runtime
+    if named is None:
         problems.append(f"this checkout has no formula {runtime}")
-    elif formulas[runtime].file_hash != record.get("formula_sha256"):
-        problems.append(f"builds/runtimes/{runtime}.toml differs from the formula that built it")
-    elif formulas[runtime].patch_hashes() != record.get("patches", []):
-        problems.append(f"builds/patches/ holds other patches for {runtime} than the ones that built it")
+    elif formulas[base].file_hash != record.get("formula_sha256"):
+        problems.append(f"builds/runtimes/{base}.toml differs from the formula that built it")
+    elif formulas[base].patch_hashes() != record.get("patches", []):
+        problems.append(f"builds/patches/ holds other patches for {base} than the ones that built it")
     if file_sha256(BUILD_SCRIPT) != record.get("build_script_sha256"):
         problems.append("builds/build-python.sh differs from the script that built it")
     if problems:
@@ -118,8 +122,10 @@ def build(runtime: str, stack: str, arch: str, profile: str, out_dir: Path, prof
     recorded, the run's output). Its progress lines are passed on to say as they come (a release
     build takes a quarter of an hour)."""
     junit = out_dir / "rebuild.xml"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", "--runtimes", runtime,
-               "--stacks", stack, "--arch", arch, "--profile", profile, "--out-dir", str(out_dir), f"--junitxml={junit}"]
+    base, variant = runtime_named(ROOT, runtime) or (runtime, DEFAULT)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", "--runtimes", base,
+               "--variants", variant, "--stacks", stack, "--arch", arch, "--profile", profile, "--out-dir", str(out_dir),
+               f"--junitxml={junit}"]
     if profile_data:
         command.append(f"--profile-data={profile_data}")
     lines = []
