@@ -47,6 +47,7 @@ class JobServer:
     def close(self):
         os.close(self._fd)
         self.path.unlink(missing_ok=True)
+        Path(_several_lock(self.path)).unlink(missing_ok=True)  # slots()'s, when a step took several
         self.folder.rmdir()
 
 
@@ -80,7 +81,7 @@ def slots(path: str | os.PathLike | None, count: int):
     fd = os.open(path, os.O_RDWR)
     tokens = b""
     try:
-        with FileLock(f"{path}.several.lock"):
+        with FileLock(_several_lock(path)):
             while len(tokens) < count:
                 tokens += os.read(fd, 1)  # blocks while every slot is taken
         yield
@@ -88,3 +89,7 @@ def slots(path: str | os.PathLike | None, count: int):
         if tokens:
             os.write(fd, tokens)
         os.close(fd)
+
+
+def _several_lock(path) -> str:
+    return f"{path}.several.lock"
