@@ -3,7 +3,8 @@
 #   make build                      one runtime on debian-12, quick profile, dry run (all set-up included)
 #   make test                       the project's own test suite (all set-up included)
 #   make buildenv STACK=debian-12   a shell in the stack's build image, builds/ mounted
-#   make deploy-runtimes RUNTIMES='python-3.13.15 ...' [STACKS='...'] [ARCH='amd64 arm64'] [ENV_FILE=...]
+#   make deploy-runtimes RUNTIMES='python-3.13.15 ...' [VARIANTS='default freethreaded'] [STACKS='...']
+#                        [ARCH='amd64 arm64'] [ENV_FILE=...]
 #                                   (always on freshly refreshed stack images, as the original tooling
 #                                   rebuilt its builders from the latest stack image before deploying)
 #   make bench                      the benchmarks of bench/, results in bench/RESULTS.md
@@ -16,6 +17,7 @@ PY := $(VENV)/bin/python
 RUNTIMES ?= python-3.13.15
 STACK ?= debian-12
 STACKS ?=
+VARIANTS ?=
 # Architectures: `make build` builds this machine's own. Without ARCH, deploy-runtimes builds each
 # architecture a stack declares that this machine runs natively and reports the others skipped;
 # ARCH='arm64' on an amd64 machine cross-compiles them where the stack says how, the PGO training
@@ -36,6 +38,7 @@ PYTEST_ARGS ?=
 quoted = '$(subst ','\'',$(value $(1)))'
 given = $(strip $(value $(1)))
 stacks_opt = $(if $(call given,STACKS),--stacks $(call quoted,STACKS))
+variants_opt = $(if $(call given,VARIANTS),--variants $(call quoted,VARIANTS))
 arch_opt = $(if $(call given,ARCH),--arch $(call quoted,ARCH))
 native_arch_opt = --arch $(if $(call given,ARCH),$(call quoted,ARCH),$(NATIVE_ARCH))
 # A relative ENV_FILE is taken from this folder, where the recipes run.
@@ -101,7 +104,7 @@ buildenv: setup
 	  "$$image" bash $(BUILDENV_ARGS)
 
 deploy-runtimes: setup
-	$(PY) -m pytest test_runtimes.py --runtimes $(call quoted,RUNTIMES) $(stacks_opt) $(arch_opt) --deploy --refresh-images \
+	$(PY) -m pytest test_runtimes.py --runtimes $(call quoted,RUNTIMES) $(variants_opt) $(stacks_opt) $(arch_opt) --deploy --refresh-images \
 	  $(env_file_opt) $(bucket_opt) $(prefix_opt) $(pytest_args)
 
 # The pyruntimes/ images that a refresh or a changed stack file superseded, for every stack (a run

@@ -54,12 +54,13 @@ def test_every_variable_reaches_pytest_intact(tmp_path):
     probe = tmp_path / "argv.py"
     probe.write_text("import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
     py = f"{sys.executable} {probe}"
-    result = make("deploy-runtimes", f"PY={py}", f"RUNTIMES=a b {AWKWARD}", f"STACKS=c  {AWKWARD}",
+    result = make("deploy-runtimes", f"PY={py}", f"RUNTIMES=a b {AWKWARD}", f"VARIANTS=v {AWKWARD}", f"STACKS=c  {AWKWARD}",
                   f"ARCH={AWKWARD}", f"ENV_FILE=my deploy {AWKWARD}.env", f"S3_BUCKET=b {AWKWARD}",
                   f"S3_PREFIX=p {AWKWARD}", "PYTEST_ARGS=-k 'x or y' --out-dir='my out' --junitxml=\"it's.xml\"")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
-        "-m", "pytest", "test_runtimes.py", "--runtimes", f"a b {AWKWARD}", "--stacks", f"c  {AWKWARD}",
+        "-m", "pytest", "test_runtimes.py", "--runtimes", f"a b {AWKWARD}", "--variants", f"v {AWKWARD}",
+        "--stacks", f"c  {AWKWARD}",
         "--arch", AWKWARD, "--deploy", "--refresh-images", f"--env-file=my deploy {AWKWARD}.env",
         "--s3-bucket", f"b {AWKWARD}", "--s3-prefix", f"p {AWKWARD}",
         # PYTEST_ARGS is several arguments, written as on a shell command line.
