@@ -7,8 +7,6 @@ in tests/test_consumers.py."""
 import concurrent.futures
 import hashlib
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -16,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from harness.bucket import catalog, listings, publish, s3
-from tests.helpers import ROOT, MotoProcess, public_read_policy
+from tests.helpers import MotoProcess, public_read_policy, run_harness
 from tests.test_check_published import check_published, pair_build
 from tests.test_publish import endpoint, objects, read, target  # noqa: F401  (fixtures)
 
@@ -129,9 +127,7 @@ def test_the_public_url_is_the_catalogs_base(tmp_path, target):
     ("", "--public-url is empty"),
 ])
 def test_a_bad_public_url_is_one_line(value, said):
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py",
-                             "--collect-only", "-q", "--public-url", value], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = run_harness("test_runtimes.py", "--collect-only", "-q", "--public-url", value, timeout=120)
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert any(said in line for line in lines), lines

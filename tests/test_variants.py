@@ -6,21 +6,19 @@ A free-threaded build passing every check is shown by tests/test_every_formula.p
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from harness import archive, layout
 from harness.formulas import load_formulas
 from harness.variants import load_variants
-from tests.helpers import ROOT, copy_project, verified_build
+from tests.helpers import ROOT, copy_project, run_harness, verified_build
 
 FREE = load_variants(layout.VARIANTS)["freethreaded"]
 
 
 def collect(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", "--collect-only",
-                           "-q", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return run_harness("test_runtimes.py", "--collect-only", "-q", *args, cwd=cwd, timeout=120)
 
 
 def test_a_variant_is_a_formula_of_its_own_name_abi_and_configure_arguments():

@@ -72,14 +72,18 @@ def wanted(listing: manifest.Manifest, target: s3.Target, url: str) -> list[List
 def stale(client, target: s3.Target, listing: manifest.Manifest) -> list[tuple[Listing, dict]]:
     """The listings whose bucket copy differs from what the manifest gives, each with the condition
     a write replacing it carries."""
-    found = []
-    for wanted_listing in wanted(listing, target, base_url(client, target)):
-        answer = s3.get_or_none(client, target.bucket, wanted_listing.key)
+    return [(item, condition) for item, held, condition in _held(client, target, listing) if held != item.body]
+
+
+def _held(client, target: s3.Target, listing: manifest.Manifest):
+    """Each listing the manifest gives, with the bucket's copy of it (its bytes, None when missing)
+    and the condition a write replacing that copy carries: one GET per listing."""
+    for item in wanted(listing, target, base_url(client, target)):
+        answer = s3.get_or_none(client, target.bucket, item.key)
         if answer is None:
-            found.append((wanted_listing, {"IfNoneMatch": "*"}))
-        elif answer["Body"].read() != wanted_listing.body:
-            found.append((wanted_listing, {"IfMatch": answer["ETag"]}))
-    return found
+            yield item, None, {"IfNoneMatch": "*"}
+        else:
+            yield item, answer["Body"].read(), {"IfMatch": answer["ETag"]}
 
 
 def refresh(client, target: s3.Target) -> tuple:
@@ -130,12 +134,13 @@ def problems(client, target: s3.Target, listing: manifest.Manifest) -> list[tupl
     """(key, what is wrong) for each listing that is not what the manifest gives; a catalog's
     entries are compared one by one (its sha256 and URL above all: what uv trusts)."""
     found = []
-    for item, _ in stale(client, target, listing):
-        answer = s3.get_or_none(client, target.bucket, item.key)
-        if answer is None:
+    for item, held, _ in _held(client, target, listing):
+        if held == item.body:
+            continue
+        if held is None:
             found.append((item.key, f"missing (the {item.name}; a publish writes it)"))
         elif item.content_type == catalog.CONTENT_TYPE:
-            found += [(item.key, line) for line in _catalog_differences(answer["Body"].read(), item)]
+            found += [(item.key, line) for line in _catalog_differences(held, item)]
         else:
             found.append((item.key, f"differs from what the manifest gives (the {item.name}; a publish rewrites it)"))
     return found
