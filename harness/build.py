@@ -123,6 +123,8 @@ def _container(inputs: BuildInputs, script: Path, jobserver_path) -> Container:
         "ABI_SUFFIX": formula.abi_suffix,  # a variant's ABI flag: "t" for free-threaded (lib/python3.13t)
         "HOME": "/tmp",
     }
+    if formula.cflags:  # a variant's target options for CPython's own code (-march=x86-64-v3)
+        env["VARIANT_CFLAGS"] = " ".join(formula.cflags)
     volumes = {
         str(source): {"bind": f"/src/{source.name}", "mode": "ro"},
         str(script): {"bind": "/opt/pyruntimes/build-python.sh", "mode": "ro"},

@@ -46,6 +46,8 @@ def archive_key(formula, compile_image, profile: str, arch: str, method: build.M
         # build's keys stay what they were before variants existed.
         key_inputs["variant"] = {"name": formula.variant, "configure_args": list(formula.configure_args),
                                  "abi_suffix": formula.abi_suffix}
+        if formula.cflags:
+            key_inputs["variant"]["cflags"] = list(formula.cflags)
     if files.patches:
         key_inputs["patches"] = [{"name": patch.name, "sha256": file_sha256(patch)} for patch in files.patches]
     if cross:  # configure's answers for the target

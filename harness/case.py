@@ -194,6 +194,9 @@ class Case:
             archive = self.archive_path(local.cache_key)
             then = (f"would {step.value} {archive.name} (cache key {local.cache_key[:16]}), verify it and publish it to "
                     f"{url}" + (" (dry run: embedded S3)" if target.dry_run else ""))
+            if self.formula.candidate:
+                then = (f"would {step.value} {archive.name} (cache key {local.cache_key[:16]}) and verify it; "
+                        f"not published ({self.formula.variant} is a candidate variant)")
             if self.ctx.overwrite:
                 plan = Plan(step, f"{prefix}{then}, replacing what is there (--overwrite)", local.cache_key)
             else:
@@ -466,6 +469,13 @@ class Case:
         self.note("time_publish", round(time.monotonic() - started, 1))
         self._report(outcome)
         return outcome
+
+    def keep_unpublished(self, archive: Path):
+        """A candidate variant's build (builds/variants.toml): verified and kept in out/archives for
+        the benchmarks, never written to a bucket, not even the dry run's, whose manifest and uv
+        catalog say what a deploy would publish."""
+        self.note("published", f"not published: {self.formula.variant} is a candidate variant (kept at {archive})")
+        self.say(f"not published: {self.formula.variant} is a candidate variant, built to be measured")
 
     def _keys(self) -> s3.Keys:
         return s3.keys_for(self.ctx.target, self.stack.name, self.arch, self.formula.name)

@@ -42,6 +42,8 @@ class Formula:
     variant: str = ""
     abi_suffix: str = ""
     uv_variant: str | None = None
+    cflags: tuple = ()  # a variant's compiler options for CPython's own code (-march=x86-64-v3)
+    candidate: bool = False  # a candidate variant's build: verified, measured, never published
 
     @property
     def minor(self) -> str:

@@ -50,10 +50,20 @@ def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = N
                              f"{'.'.join(map(str, variant.since))} on): name one with --runtimes")
     pairs = [(formula, all_stacks[s], arch) for formula in chosen for s in stack_names
              for arch in all_stacks[s].architectures if arch in arch_names
-             and (not formula.variant or all_variants[formula.variant].applies_to(formula, all_stacks[s]))]
+             and (not formula.variant or all_variants[formula.variant].applies_to(formula, all_stacks[s], arch))]
     if changed_since is not None:  # given empty, it is refused (harness/changes.py), not ignored
         pairs = changes.select_pairs(pairs, changes.changed_files(root, changed_since))
     return pairs
+
+
+def refuse_candidates(root: Path, pairs: list):
+    """A candidate variant (builds/variants.toml `candidate = true`) is built and measured, never
+    deployed: UsageError naming it."""
+    variants = load_variants(Checkout(root).variants)
+    for formula, _stack, _arch in pairs:
+        if formula.variant and variants[formula.variant].candidate:
+            raise UsageError(f"--variants {formula.variant} is a candidate, built to be measured and not deployed "
+                             "(builds/variants.toml; bench/RESULTS.md says why): leave it out of --deploy runs")
 
 
 def check_formula_stacks(formulas: dict, stacks: dict):
