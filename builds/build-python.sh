@@ -16,6 +16,8 @@
 #   PATCHES          optional: patch files (one path per line) applied to the source in order, -p1
 #   ABI_SUFFIX       optional: a variant's ABI flag ("t": free-threaded, with --disable-gil in
 #                    CONFIGURE_EXTRA; builds/variants.toml)
+#   VARIANT_CFLAGS   optional: a variant's target options for CPython's own code (-march=x86-64-v3;
+#                    builds/variants.toml), added to CFLAGS_NODIST: never handed to users' extensions
 #   CROSS_ARCH       optional: a Debian architecture other than the image's (arm64 in an amd64
 #                    image) to cross-compile for; the image has the cross compiler and the target's
 #                    -dev packages (stack.toml [cross]). 3.11+ (configure's --with-build-python).
@@ -228,6 +230,15 @@ for flag in $(buildflags CFLAGS); do
         *) CFLAGS+=" ${flag}" ;;
     esac
 done
+# dpkg's CPPFLAGS: _FORTIFY_SOURCE at the stack's level (bookworm's and trixie's dpkg: =2; Debian
+# builds its python3.X so, and Debian's python3.11 imports 15 __*_chk functions where ours imported
+# none), and -Wdate-time. CPython's own code only (CFLAGS_NODIST): in sysconfig's CPPFLAGS they
+# would reach every extension users compile, and glibc warns "_FORTIFY_SOURCE requires compiling
+# with optimization" on each file of a -O0 debug build. The elf_hardening check reads the __*_chk
+# imports back from every ELF file.
+for flag in $(buildflags CPPFLAGS); do
+    CFLAGS_NODIST+=" $flag"
+done
 set +f
 CFLAGS="${CFLAGS# }"
 # The stack protector of CPython's own code: canaries in functions with character arrays
@@ -241,6 +252,19 @@ CFLAGS="${CFLAGS# }"
 if [[ " $CFLAGS " == *" -fstack-protector-strong "* ]]; then
     CFLAGS_NODIST+=" -fstack-protector"
 fi
+# A variant's target options (-march=x86-64-v3): CPython's own code only, as sysconfig's CFLAGS
+# must build extensions that run wherever the default build does.
+for flag in ${VARIANT_CFLAGS:-}; do
+    [[ "$flag" =~ ^-m(arch|tune)=[a-z0-9][a-z0-9.-]*$ ]] || { echo "VARIANT_CFLAGS: $flag is not -march=/-mtune=" >&2; exit 2; }
+    CFLAGS_NODIST+=" $flag"
+done
+# What the elf_hardening check holds every ELF file to, stated: the fortify level, and whether the
+# stack's flags ask for control-flow and stack-clash protection (trixie's dpkg does:
+# -fcf-protection -fstack-clash-protection), which every recorded compilation must then show.
+fortify=null cf_protection=false stack_clash=false
+[[ " $CFLAGS_NODIST " =~ \ -D_FORTIFY_SOURCE=([0-9])\  ]] && fortify=${BASH_REMATCH[1]}
+[[ " $CFLAGS " == *" -fcf-protection"[\ =]* ]] && cf_protection=true
+[[ " $CFLAGS " == *" -fstack-clash-protection "* ]] && stack_clash=true
 lto=false pgo=false
 [ "$BUILD_PROFILE" = release ] && lto=true pgo=true
 
@@ -276,7 +300,7 @@ fi
 builtin_json=$(printf '"%s", ' "${BUILTIN_MODULES[@]}")
 builtin_json="[${builtin_json%, }]"
 [ ${#BUILTIN_MODULES[@]} -eq 0 ] && builtin_json="[]"
-echo "::flags:: {\"optimization\": \"$OPTIMIZATION\", \"lto\": $lto, \"pgo\": $pgo, \"cflags\": \"$CFLAGS\", \"cflags_nodist\": \"$CFLAGS_NODIST\", \"ldflags\": \"$LDFLAGS\", \"builtin_modules\": $builtin_json, \"bolt\": $bolt_json, \"pie\": false}"
+echo "::flags:: {\"optimization\": \"$OPTIMIZATION\", \"lto\": $lto, \"pgo\": $pgo, \"cflags\": \"$CFLAGS\", \"cflags_nodist\": \"$CFLAGS_NODIST\", \"ldflags\": \"$LDFLAGS\", \"builtin_modules\": $builtin_json, \"bolt\": $bolt_json, \"pie\": false, \"fortify_source\": $fortify, \"cf_protection\": $cf_protection, \"stack_clash\": $stack_clash}"
 # Modules left out on purpose, marked "n/a" so configure does not report them as missing:
 #   _tkinter needs Tcl/Tk and X11, which server run images do not have.
 #   nis needs libnsl, which run images do not have; deprecated in 3.11, removed in 3.13 (PEP 594).

@@ -57,10 +57,12 @@ def archive_key(formula, compile_image, profile: str, arch: str, method: build.M
     return inputs_sha256(key_inputs)
 
 
-def verification_key(archive_sha256: str, run_image, build_image, compile_image) -> str:
+def verification_key(archive_sha256: str, run_image, build_image, compile_image, policy=None) -> str:
     """The key a verification's results are reused under: a hash of every input that can change
-    its outcome (the archive, the images the checks run in, and the checks themselves)."""
+    its outcome (the archive, the images the checks run in, the checks themselves, and the stack's
+    ELF policy they hold the files to)."""
     return inputs_sha256({
+        "elf_policy": {"libraries": list(policy.libraries), "glibc": policy.glibc} if policy else None,
         "archive_sha256": archive_sha256,
         "run_image_packages": run_image.packages_sha256,
         "build_image_packages": build_image.packages_sha256,  # the C-extension check compiles there

@@ -388,7 +388,7 @@ class Case:
     def verification_key(self) -> str:
         """Every input that can change a verification's outcome (harness/cache_policy.py)."""
         return cache_policy.verification_key(self.record["archive_sha256"], self.run_image, self.build_image,
-                                             self.compile_image)
+                                             self.compile_image, self.stack.policy)
 
     def verify(self, archive: Path):
         key = self.verification_key()
@@ -404,7 +404,8 @@ class Case:
         started = time.monotonic()
         subject = verify.Subject(archive, self.log_path, self.formula.version, self.arch, self.run_image,
                                  build_image=self.build_image, tools_image=self.compile_image,
-                                 build_flags=self.record.get("build_flags"), abi_suffix=self.formula.abi_suffix)
+                                 build_flags=self.record.get("build_flags"), abi_suffix=self.formula.abi_suffix,
+                                 policy=self.stack.policy)
         # A folder of this run's own under work/: another run may be verifying the same pair right now.
         checks, run_image_facts = verify.verify(self.container_run, subject, self.ctx.cache_dir,
                                                 self.ctx.out_dir / "work", log=self.say)

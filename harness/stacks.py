@@ -23,6 +23,25 @@ IMAGE_RE = re.compile(rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPO
                       r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
 
 
+# A soname as ELF's DT_NEEDED names it: libssl.so.3, ld-linux-x86-64.so.2, libbz2.so.1.0.
+SONAME_RE = re.compile(r"(?:lib|ld-)[A-Za-z0-9_+.-]*\.so(?:\.[0-9]+)*")
+GLIBC_RE = re.compile(r"2\.[0-9]+")
+
+
+@dataclass(frozen=True)
+class ElfPolicy:
+    """What a runtime built for the stack may ask of the system ([policy] in stack.toml): the
+    shared libraries outside the archive its ELF files may need, each by its soname, and the newest
+    glibc symbol version they may reference (the stack's own glibc: a newer one would not load on
+    it). Held to by the elf_policy check, file by file."""
+    libraries: tuple
+    glibc: str  # "2.36"
+
+    @property
+    def glibc_version(self) -> tuple:
+        return tuple(int(part) for part in self.glibc.split("."))
+
+
 @dataclass(frozen=True)
 class Stack:
     name: str  # the folder's name: debian-12, heroku-24
@@ -40,6 +59,7 @@ class Stack:
     # (a library's -dev) for the target ("libssl-dev:arm64").
     cross_compiler: tuple = ()
     cross_tools: tuple = ()
+    policy: ElfPolicy = None
     path: Path = None
     inputs_hash: str = ""  # sha256 over every file in the stack's folder
 
@@ -69,7 +89,7 @@ def load_stack(directory: Path) -> Stack:
                             "and image tags)")
     path = directory / "stack.toml"
     fields = Fields(path, read_toml(path))
-    fields.reject_unknown({"description", "architectures", "end_of_life", "base", "build", "run", "cross"})
+    fields.reject_unknown({"description", "architectures", "end_of_life", "base", "build", "run", "cross", "policy"})
     architectures = fields.strings("architectures")
     if not architectures:  # a stack built for no architecture would drop out of the CI matrix unseen
         raise fields.error("architectures", f"is empty: name at least one of {', '.join(sorted(ARCHITECTURES))}")
@@ -114,6 +134,7 @@ def load_stack(directory: Path) -> Stack:
     if debian_suite and not SUITE_RE.fullmatch(debian_suite):
         raise base.error("debian_suite", f"{debian_suite!r} is not a Debian suite name, e.g. \"bookworm\"")
     return Stack(
+        policy=_policy(fields),
         name=directory.name,
         description=fields.get("description", str),
         architectures=architectures,
@@ -128,6 +149,21 @@ def load_stack(directory: Path) -> Stack:
         path=directory,
         inputs_hash=_folder_hash(directory),
     )
+
+
+def _policy(fields: Fields) -> ElfPolicy:
+    """[policy]: required, so that a new stack, or a library a build-image change pulls in, ships
+    only once someone has written it down."""
+    policy = fields.table_of("policy")
+    policy.reject_unknown({"libraries", "glibc"})
+    libraries = policy.strings("libraries")
+    for soname in libraries:
+        if not SONAME_RE.fullmatch(soname):
+            raise policy.error("libraries", f"{soname!r} is not a soname as a NEEDED entry names it, e.g. \"libssl.so.3\"")
+    glibc = policy.get("glibc", str)
+    if not GLIBC_RE.fullmatch(glibc):
+        raise policy.error("glibc", f"{glibc!r} is not a glibc version: the stack's own, e.g. \"2.36\"")
+    return ElfPolicy(libraries, glibc)
 
 
 def load_stacks(directory: Path) -> dict[str, Stack]:

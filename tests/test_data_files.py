@@ -147,6 +147,10 @@ def test_formula_named_after_another_version(tmp_path):
     ('image = "debian:bookworm-slim"', 'image = "debian:bookworm-slim\\nRUN id"', "field 'base.image': .* is not an image"),
     # debootstrap would take it as an option.
     ('debian_suite = "bookworm"', 'debian_suite = "--variant=buildd"', "field 'base.debian_suite': .* is not a Debian suite"),
+    # The ELF policy (issue 28): required, sonames as NEEDED names them, the stack's glibc.
+    ('glibc = "2.36"', 'glibc = "bookworm"', "field 'policy.glibc': 'bookworm' is not a glibc version: the stack's own"),
+    ('"libssl.so.3",', '"openssl",', "field 'policy.libraries': 'openssl' is not a soname as a NEEDED entry names it"),
+    ('glibc = "2.36"', 'glibc = "2.36"\nlibs = []', "field 'policy.libs': is not a known field"),
 ])
 def test_broken_stack_names_file_and_field(tmp_path, old, new, message):
     folder = tmp_path / "stacks" / "debian-99"
@@ -155,6 +159,16 @@ def test_broken_stack_names_file_and_field(tmp_path, old, new, message):
     assert old in text
     (folder / "stack.toml").write_text(text.replace(old, new))
     with pytest.raises(DataFileError, match=r"stack.toml: " + message):
+        load_stacks(tmp_path / "stacks")
+
+
+def test_a_stack_without_an_elf_policy_is_refused(tmp_path):
+    """Nothing would say which system libraries its runtimes may need (issue 28)."""
+    folder = tmp_path / "stacks" / "debian-99"
+    folder.mkdir(parents=True)
+    text = (layout.STACKS / "debian-12" / "stack.toml").read_text()
+    (folder / "stack.toml").write_text(text[:text.index("\n[policy]")] + "\n")
+    with pytest.raises(DataFileError, match=r"stack.toml: field 'policy': is missing"):
         load_stacks(tmp_path / "stacks")
 
 

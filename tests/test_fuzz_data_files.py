@@ -39,11 +39,12 @@ STACK = {
     "build": {"packages": ["build-essential", "libssl-dev"]},
     "run": {"packages": ["libssl3"]},
     "cross": {"compiler": ["crossbuild-essential-{arch}"], "tools": ["build-essential"]},
+    "policy": {"libraries": ["libc.so.6", "libssl.so.3"], "glibc": "2.36"},
 }
 RUNNERS = {"runners": {"amd64": "ubuntu-24.04", "arm64": "ubuntu-24.04-arm"}}
 
 # Strings near the valid ones (a trailing newline, a leading zero, a "/.." tail) and any text at all.
-NEAR_MISSES = ["3.12.9\n", "3.12.09", "3.012.9", "3.12.٩", "amd64", "amd64\n", "libssl-dev\n",
+NEAR_MISSES = ["2.36\n", "libc.so.6\n", "3.12.9\n", "3.12.09", "3.012.9", "3.12.٩", "amd64", "amd64\n", "libssl-dev\n",
                "https://www.python.org/ftp/python/3.12.9/..", "https://www.python.org/ftp/python/3.12.9/Python.tgz",
                "https://h/Python-3.12.9.tar.gz?x", "debian-12\n", "-bookworm", "debian:bookworm-slim\nRUN id",
                FORMULA["sha256"] + "\n", FORMULA["sha256"].upper(), "", " ", "ubuntu 24.04", "{arch}", "{0}"]

@@ -9,12 +9,14 @@ import subprocess
 
 import pytest
 
-from harness.checks import cext_check, elf_checks, verify
+from harness.checks import cext_check, elf_hardening, verify
 from harness.checks.check import VERIFY_PREFIX, Check
 from harness.errors import PairError
 from harness.hashing import file_sha256
 
 HARDENED = ["-Wl,-z,relro", "-Wl,-z,now"]
+# A build statement asking nothing of the compiler: the linker's hardening alone is checked.
+LINKER_ONLY = {"cflags": "", "fortify_source": None}
 
 
 @pytest.fixture
@@ -42,27 +44,27 @@ def without(text, tag):
 
 
 def test_fully_hardened_object_passes(readelf_of):
-    assert elf_checks.elf_hardening_problems(readelf_of(*HARDENED)) == []
+    assert elf_hardening.linker_problems(readelf_of(*HARDENED)) == []
 
 
 def test_lazy_binding_and_no_relro_are_named(readelf_of):
-    problems = elf_checks.elf_hardening_problems(readelf_of("-Wl,-z,lazy", "-Wl,-z,norelro"))
+    problems = elf_hardening.linker_problems(readelf_of("-Wl,-z,lazy", "-Wl,-z,norelro"))
     assert problems == ["no GNU_RELRO segment", "no BIND_NOW"]
 
 
 def test_relro_without_now_is_not_full_relro(readelf_of):
     """dpkg-buildflags' default LDFLAGS: what the build linked with before issue 11."""
-    assert elf_checks.elf_hardening_problems(readelf_of("-Wl,-z,relro", "-Wl,-z,lazy")) == ["no BIND_NOW"]
+    assert elf_hardening.linker_problems(readelf_of("-Wl,-z,relro", "-Wl,-z,lazy")) == ["no BIND_NOW"]
 
 
 def test_executable_stack_is_named(readelf_of):
-    assert elf_checks.elf_hardening_problems(readelf_of(*HARDENED, "-Wl,-z,execstack")) == ["executable stack"]
+    assert elf_hardening.linker_problems(readelf_of(*HARDENED, "-Wl,-z,execstack")) == ["executable stack"]
 
 
 def test_writable_and_executable_segment_is_named(readelf_of):
     # -N (--omagic) puts text and data in one writable segment; without the C runtime's start
     # files, which a shared object does not need here.
-    problems = elf_checks.elf_hardening_problems(readelf_of(*HARDENED, "-nostdlib", "-Wl,-N"))
+    problems = elf_hardening.linker_problems(readelf_of(*HARDENED, "-nostdlib", "-Wl,-N"))
     assert "writable and executable LOAD segment" in problems, problems
 
 
@@ -71,18 +73,18 @@ def test_either_flags_entry_alone_means_bind_now(readelf_of, dropped):
     """GNU ld's -z now writes DF_BIND_NOW in DT_FLAGS and DF_1_NOW in DT_FLAGS_1; other linkers
     write one of them: each is enough, and without both (and no DT_BIND_NOW) binding is lazy."""
     text = readelf_of(*HARDENED)
-    assert elf_checks.elf_hardening_problems(without(text, dropped)) == []
-    assert elf_checks.elf_hardening_problems(without(without(text, "(FLAGS)"), "(FLAGS_1)")) == ["no BIND_NOW"]
+    assert elf_hardening.linker_problems(without(text, dropped)) == []
+    assert elf_hardening.linker_problems(without(without(text, "(FLAGS)"), "(FLAGS_1)")) == ["no BIND_NOW"]
 
 
 def test_old_style_bind_now_tag_means_bind_now(readelf_of):
     text = without(readelf_of(*HARDENED, "-Wl,--disable-new-dtags"), "(FLAGS_1)")  # DT_BIND_NOW left alone
     assert "(BIND_NOW)" in text
-    assert elf_checks.elf_hardening_problems(text) == []
+    assert elf_hardening.linker_problems(text) == []
 
 
 def test_readelf_failure_is_a_problem_not_a_pass():
-    assert elf_checks.elf_hardening_problems("sh: 1: readelf: not found") == [
+    assert elf_hardening.linker_problems("sh: 1: readelf: not found") == [
         "readelf shows no program headers (sh: 1: readelf: not found)"]
 
 
@@ -92,12 +94,12 @@ def test_check_names_each_file_that_falls_short(readelf_of):
     execstack = readelf_of(*HARDENED, "-Wl,-z,execstack", name="execstack.so")
     dynload = "lib/python3.11/lib-dynload"
 
-    passed = elf_checks.elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": good}))
-    assert passed == Check("elf_hardening", True,
-                           "2 ELF files: full RELRO, non-executable stack, no W+X segment")
+    passed = elf_hardening.elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": good}), LINKER_ONLY)
+    assert passed == Check("elf_hardening", True, "2 ELF files: full RELRO, non-executable stack, no W+X segment; "
+                                                  "no compiler hardening stated; no _FORTIFY_SOURCE stated")
 
-    failed = elf_checks.elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": lazy,
-                                                     f"{dynload}/_ctypes.so": execstack}))
+    failed = elf_hardening.elf_hardening_check(scan(**{"bin/python3.11": good, f"{dynload}/_ssl.so": lazy,
+                                                        f"{dynload}/_ctypes.so": execstack}), LINKER_ONLY)
     assert not failed.ok
     assert failed.detail == (f"2 of 3 ELF files fall short: {dynload}/_ctypes.so: executable stack; "
                              f"{dynload}/_ssl.so: no GNU_RELRO segment, no BIND_NOW")
@@ -105,13 +107,13 @@ def test_check_names_each_file_that_falls_short(readelf_of):
 
 def test_check_detail_is_capped_but_counts_every_file(readelf_of):
     lazy = readelf_of("-Wl,-z,lazy")
-    failed = elf_checks.elf_hardening_check(scan(**{f"lib/m{i:02}.so": lazy for i in range(25)}))
+    failed = elf_hardening.elf_hardening_check(scan(**{f"lib/m{i:02}.so": lazy for i in range(25)}), LINKER_ONLY)
     assert failed.detail.startswith("25 of 25 ELF files fall short: lib/m00.so: no BIND_NOW; ")
     assert failed.detail.endswith("lib/m09.so: no BIND_NOW; and 15 more")
 
 
 def test_empty_scan_fails():
-    assert not elf_checks.elf_hardening_check("").ok
+    assert not elf_hardening.elf_hardening_check("", LINKER_ONLY).ok
 
 
 # -- the setuptools wheel, pinned by sha256 ---------------------------------------------------------
@@ -186,4 +188,5 @@ def test_quick_build_is_hardened(first_build):
     [record] = (out / "archives").rglob("python-3.11.2-quick-*.tar.zst.json")
     check = json.loads(record.read_text())["verification"]["elf_hardening"]
     assert check["ok"], check
-    assert check["detail"].endswith(" ELF files: full RELRO, non-executable stack, no W+X segment"), check
+    assert " ELF files: full RELRO, non-executable stack, no W+X segment; stack protector in every recorded " \
+           "compilation; _FORTIFY_SOURCE=2: the core calls " in check["detail"], check

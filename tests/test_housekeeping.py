@@ -83,7 +83,8 @@ def test_a_refresh_removes_the_images_it_superseded_and_only_those(client, tmp_p
     (folder / "stack.toml").write_text(
         f'description = "housekeeping test"\narchitectures = ["{NATIVE}"]\n'
         f'[base]\nimage = "pyruntimes-test/{name}:base"\ndebian_suite = "bookworm"\n'
-        '[build]\npackages = []\n[run]\npackages = []\n')
+        '[build]\npackages = []\n[run]\npackages = []\n'
+        '[policy]\nlibraries = ["libc.so.6"]\nglibc = "2.36"\n')
     stack = load_stack(folder)
     cache, logs = tmp_path / "cache", []
     base_tag = images._base_tag(stack, "build", NATIVE)

@@ -193,7 +193,8 @@ def test_stack_whose_base_image_cannot_be_had_fails_its_pairs_with_one_line(tmp_
     folder.mkdir()
     (folder / "stack.toml").write_text('description = "an image no registry has"\narchitectures = ["amd64"]\n'
                                        '[build]\nimage = "pyruntimes-test/no-such-image:1-build"\npackages = []\n'
-                                       '[run]\nimage = "pyruntimes-test/no-such-image:1"\npackages = []\n')
+                                       '[run]\nimage = "pyruntimes-test/no-such-image:1"\npackages = []\n'
+                                       '[policy]\nlibraries = ["libc.so.6"]\nglibc = "2.36"\n')
     result = run_harness("--runtimes", "python-3.11.2", "--stacks", "nowhere-1", "--profile", "quick",
                          "--out-dir", str(tmp_path / "out"), cwd=project)
     assert result.returncode == 1, result.stdout[-3000:]

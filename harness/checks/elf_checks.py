@@ -79,14 +79,15 @@ done
 # then the packages they come from (library_packages, run_image_os).
 LDD_SCAN = "scan=$(" + _for_each_elf('ldd "$f" 2>&1 || true') + ")" + _LIBRARY_OWNERS
 # Each ELF file's header (-h: its machine, for elf_architecture), program headers (-l; one line
-# each with -W) and dynamic section (-d): its search
-# paths for elf_runpaths_relative, its segments and binding for elf_hardening; its
-# .GCC.command.line section (the options that made its code) for build_flags_check; and for the
-# interpreter and libpython3.X.so their exported symbols (interpreter_static) and notes (-n: BOLT
-# leaves a .note.bolt_info with its command line, for build_flags_check). One walk of the tree,
-# one container.
-READELF_SCAN = _for_each_elf('readelf -hlW -d "$f" 2>&1 || true; readelf -p .GCC.command.line "$f" 2>/dev/null || true; '
-                             'case "$f" in */bin/python3.*|*/lib/libpython3.*.so*) readelf --dyn-syms -n -W "$f";; esac')
+# each with -W) and dynamic section (-d): its search paths for elf_runpaths_relative, its segments
+# and binding for elf_hardening, the libraries it needs for elf_policy; its notes (-n: BOLT leaves
+# a .note.bolt_info with its command line, for build_flags_check; the x86 feature note of
+# control-flow protection); its dynamic symbols (--dyn-syms: what the interpreter exports for
+# interpreter_static; what each file imports, with glibc versions, for elf_policy, and fortified
+# calls for elf_hardening); and last its .GCC.command.line section (the options that made its
+# code) for build_flags_check and elf_hardening. One walk of the tree, one container.
+READELF_COMMAND = 'readelf -hlW -d -n --dyn-syms "$f" 2>&1 || true; readelf -p .GCC.command.line "$f" 2>/dev/null || true'
+READELF_SCAN = _for_each_elf(READELF_COMMAND)
 
 
 def shared_library_check(ldd_out: str, libraries: dict) -> Check:
@@ -183,57 +184,6 @@ def interpreter_static_check(readelf_out: str) -> Check:
     return Check("interpreter_static", True,
                  f"{', '.join(interpreters)} needs no libpython and exports all {len(api)} C-API symbols of "
                  f"{', '.join(shared)}, which is shipped for embedders")
-
-
-# A program header line of `readelf -lW`: type, offset, virtual and physical address, file and
-# memory size, flags ("R E", "RW ", "RWE"), alignment. The flags hold spaces, so they are what
-# lies between the fifth number and the last.
-PROGRAM_HEADER = re.compile(r"^[ \t]*(\S+)[ \t]+(?:0x[0-9a-f]+[ \t]+){5}([RWE ]*?)[ \t]*0x[0-9a-f]+[ \t]*$",
-                            re.MULTILINE)
-# Immediate binding, however the linker recorded it in the dynamic section: the DT_BIND_NOW tag,
-# DF_BIND_NOW in DT_FLAGS, DF_1_NOW in DT_FLAGS_1 (GNU ld's -z now writes the last two).
-BIND_NOW = re.compile(r"\((?:BIND_NOW\)|FLAGS\)[ \t].*\bBIND_NOW\b|FLAGS_1\)[ \t]+Flags:.*\bNOW\b)")
-
-
-def elf_hardening_problems(readelf_text: str) -> list[str]:
-    """What one ELF file lacks, from the output of `readelf -lW -d` on it: [] when it has full
-    RELRO (a GNU_RELRO segment, sealed read-only after relocation, and immediate binding, so
-    that the GOT is part of it), a non-executable stack, and no segment both writable and
-    executable. python-build-standalone's validation requires the same of its distributions
-    (src/validation.rs, astral-sh/python-build-standalone#1166)."""
-    if "There are no program headers in this file." in readelf_text:
-        return []  # an object file (ET_REL): never loaded as it is
-    segments = PROGRAM_HEADER.findall(readelf_text)
-    if not segments:
-        return [f"readelf shows no program headers ({readelf_text.strip()[:100] or 'no output'})"]
-    kinds = {kind for kind, _ in segments}
-    stack_flags = [flags for kind, flags in segments if kind == "GNU_STACK"]
-    problems = []
-    if "GNU_RELRO" not in kinds:
-        problems.append("no GNU_RELRO segment")
-    # Without a dynamic section (statically linked) nothing is bound at run time, lazily or not.
-    if "There is no dynamic section in this file." not in readelf_text and not BIND_NOW.search(readelf_text):
-        problems.append("no BIND_NOW")
-    if not stack_flags:
-        problems.append("no GNU_STACK segment (the stack defaults to executable)")
-    elif any("E" in flags for flags in stack_flags):
-        problems.append("executable stack")
-    problems += [f"writable and executable {kind} segment" for kind, flags in segments
-                 if kind != "GNU_STACK" and "W" in flags and "E" in flags]
-    return problems
-
-
-def elf_hardening_check(readelf_out: str) -> Check:
-    """Every ELF file hardened as the build script asks the linker to (builds/build-python.sh:
-    LDFLAGS): a file that falls short is named with what it lacks."""
-    files = _by_file(readelf_out)
-    if not files:
-        return Check("elf_hardening", False, "no ELF file found in the tree")
-    short = [f"{name}: {', '.join(problems)}" for name, text in files.items()
-             if (problems := elf_hardening_problems(text))]
-    if short:
-        return Check("elf_hardening", False, f"{len(short)} of {len(files)} ELF files fall short: {_capped(short)}")
-    return Check("elf_hardening", True, f"{len(files)} ELF files: full RELRO, non-executable stack, no W+X segment")
 
 
 # The ELF header's machine, as readelf names it, of each architecture a stack may declare.

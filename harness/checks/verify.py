@@ -32,7 +32,7 @@ from ..containers import ContainerRun, usable_cores
 from ..engine import remove_quietly
 from ..errors import PairError
 from ..hashing import file_sha256, inputs_sha256
-from . import archive_checks, cext_check, elf_checks, embed_check, flags_check, tls_material
+from . import archive_checks, cext_check, elf_checks, elf_hardening, elf_policy, embed_check, flags_check, tls_material
 from .check import VERIFY_PREFIX, Check
 
 STEP_TIMEOUT = 900  # seconds for one verification container (the C-extension build is the longest)
@@ -58,6 +58,7 @@ class Subject:
     tools_image: object = None
     build_flags: dict | None = None
     abi_suffix: str = ""  # the variant's ABI flag: "t" for a free-threaded build (its own checks run)
+    policy: object = None  # the stack's ElfPolicy (stack.toml [policy]): what the runtime may ask of the system
 
 
 def verify(run: ContainerRun, subject: Subject, cache_dir: Path, work_root: Path, log) -> tuple[list, dict]:
@@ -162,7 +163,8 @@ def _build_image_checks(readelf_out: str, subject: Subject) -> list[Check]:
     """The checks read from the readelf and sysconfig scans."""
     return [elf_checks.runpath_check(readelf_out),
             elf_checks.interpreter_static_check(readelf_out),
-            elf_checks.elf_hardening_check(readelf_out),
+            elf_hardening.elf_hardening_check(readelf_out, subject.build_flags),
+            elf_policy.elf_policy_check(readelf_out, subject.policy),
             elf_checks.elf_architecture_check(readelf_out, subject.arch),
             flags_check.build_flags_check(readelf_out, subject.build_flags),
             flags_check.builtin_modules_check(readelf_out, subject.build_flags)]
