@@ -19,7 +19,8 @@ ROOT = BENCH.parent
 OUT = BENCH / "out"  # bench's own out folders (gitignored); release archives come from ./out
 RESULTS = BENCH / "RESULTS.md"
 SECTIONS = BENCH / "results"  # one file per benchmark; RESULTS.md is made from them
-ORDER = ("overhead", "matrix", "noop", "size", "speed", "freethreaded", "emulation")
+ORDER = ("overhead", "matrix", "noop", "size", "speed-debian-12", "speed-debian-13", "speed-heroku-recipe",
+         "speed-x86-64-v3", "speed-hardening", "freethreaded", "emulation")
 
 sys.path.insert(0, str(ROOT))
 
@@ -39,13 +40,14 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def harness(*args, junit: Path, env=None) -> tuple[float, subprocess.CompletedProcess]:
-    """Run the harness as a user does; return (wall seconds, the finished process)."""
+def harness(*args, junit: Path, env=None, checkout: Path = ROOT) -> tuple[float, subprocess.CompletedProcess]:
+    """Run the harness as a user does (in `checkout`: this one, or a worktree of another commit);
+    return (wall seconds, the finished process)."""
     junit.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_runtimes.py", *args,
                f"--junitxml={junit}"]
     started = time.monotonic()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    result = subprocess.run(command, cwd=checkout, capture_output=True, text=True, env={**os.environ, **(env or {})})
     wall = time.monotonic() - started
     if result.returncode != 0:
         sys.stdout.write(result.stdout[-4000:] + result.stderr[-2000:])
@@ -72,16 +74,35 @@ def machine() -> str:
     return f"{cores()} cores ({model}), {memory:.0f} GiB, {platform.platform()}, Docker engine {docker}"
 
 
-def archive_of(runtime: str, stack: str, profile: str, name: str, variant: str = "default") -> Path:
+def archive_of(runtime: str, stack: str, profile: str, name: str, variant: str = "default",
+               commit: str | None = None) -> Path:
     """The archive of a pair in ./out, through the harness: reused when already built, else built
     (release: 15-20 min on 2 cores). Size and speed measure what the harness publishes. variant:
-    one of builds/variants.toml (its pair is RUNTIME-VARIANT-STACK)."""
-    say(f"{profile} archive of {runtime} ({variant}) on {stack} (reused from ./out when already built)")
+    one of builds/variants.toml (its pair is RUNTIME-VARIANT-STACK). commit: the pair as an earlier
+    commit builds it (its harness, in a worktree of it, reuses ./out's archive when the inputs match)."""
+    at = f" as {commit} builds it" if commit else ""
+    say(f"{profile} archive of {runtime} ({variant}) on {stack}{at} (reused from ./out when already built)")
     junit = OUT / f"{name}.xml"
+    # --out-dir=PATH in one word: given apart, pytest takes the path for a test path and loads
+    # conftest.py from its folders (this checkout's, beside a worktree's own).
     harness("--runtimes", runtime, "--variants", variant, "--stacks", stack, "--arch", "amd64", "--profile", profile,
-            "--out-dir", str(ROOT / "out"), junit=junit)
+            f"--out-dir={ROOT / 'out'}", junit=junit, checkout=worktree(commit) if commit else ROOT)
     pair = f"{runtime}-{stack}" if variant == "default" else f"{runtime}-{variant}-{stack}"
     return Path(pair_properties(junit)[pair]["archive"])
+
+
+def worktree(commit: str) -> Path:
+    """A checkout of `commit` (a git worktree, made once, kept in the cache folder: outside this
+    checkout, whose conftest.py pytest would otherwise load beside the worktree's own)."""
+    from harness import layout
+
+    path = layout.cache_dir() / "worktrees" / commit
+    if not (path / "test_runtimes.py").exists():
+        say(f"checking out {commit} into {path}")
+        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
+        subprocess.run(["git", "worktree", "add", "--force", "--detach", str(path), commit], cwd=ROOT, check=True,
+                       capture_output=True)
+    return path
 
 
 def record(name: str, summary: str, lines: list[str]):

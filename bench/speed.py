@@ -6,6 +6,10 @@ benchmarks timed by pyperf, both interpreters in the same stack's run image:
   speed-debian-13      our python-3.13.5 vs Debian 13's own python3.13 (3.13.5)
   speed-heroku-recipe  our python-3.11.2 vs the same source built on debian-12 with Heroku's recipe
                        (bench/heroku_recipe.sh: shared libpython, dpkg's flags after CPython's)
+  speed-x86-64-v3      our python-3.13.15 x86-64-v3 candidate variant vs our default build of it
+                       (builds/variants.toml: shipped only if at least 2 % faster; issue 27)
+  speed-hardening      our python-3.13.15 vs the same pair as commit BEFORE_HARDENING builds it
+                       (before _FORTIFY_SOURCE, issue 28: a drop of more than 1 % needs a reason)
 
 Each comparison runs in one container; rounds alternate the two interpreters benchmark by
 benchmark, so drift of the machine hits both alike. With two cores or more, the comparisons run
@@ -54,6 +58,18 @@ WORK = OUT / "speed"
 HEROKU_RECIPE = ROOT / "bench" / "heroku_recipe.sh"
 
 
+# The last commit before issue 28 added dpkg's CPPFLAGS (_FORTIFY_SOURCE) to CPython's own code.
+BEFORE_HARDENING = "a8de7ce"
+
+
+@dataclass(frozen=True)
+class OurBuild:
+    """The other side of a comparison when it is ours too: a variant of the pair in this checkout,
+    or the pair as an earlier commit builds it."""
+    variant: str = "default"
+    commit: str | None = None
+
+
 @dataclass(frozen=True)
 class Comparison:
     name: str
@@ -63,6 +79,9 @@ class Comparison:
     other_python: str  # its interpreter, in the bench image
     apt_package: str | None = None  # Debian's own python, installed into the bench image
     other_env: str = ""  # what its interpreter needs to run
+    variant: str = "default"  # which build of ours (builds/variants.toml)
+    other_build: OurBuild | None = None  # the other is a build of ours, extracted at /tmp/python
+    target: float = TARGET
 
 
 COMPARISONS = (
@@ -70,6 +89,11 @@ COMPARISONS = (
     Comparison("speed-debian-13", "python-3.13.5", "debian-13", "debian", "/usr/bin/python3.13", apt_package="python3.13"),
     Comparison("speed-heroku-recipe", "python-3.11.2", "debian-12", "heroku-recipe", "/tmp/python/bin/python3",
                other_env="LD_LIBRARY_PATH=/tmp/python/lib"),
+    # Ratio above 1.02: the v3 build is at least 2 % faster, worth shipping as a variant.
+    Comparison("speed-x86-64-v3", "python-3.13.15", "debian-12", "default", "/tmp/python/bin/python3",
+               variant="x86-64-v3", other_build=OurBuild(), target=1.02),
+    Comparison("speed-hardening", "python-3.13.15", "debian-12", "before", "/tmp/python/bin/python3",
+               other_build=OurBuild(commit=BEFORE_HARDENING), target=0.99),
 )
 
 
@@ -164,7 +188,18 @@ def script_for(comparison, interpreters, results_dir):
     return "\n".join(lines)
 
 
-def run_comparison(client, comparison, archive, cpu, outcome):
+def archives_for(comparison, label) -> tuple:
+    """(our archive, the other's when it is ours too, else None), through the harness (release
+    builds when missing)."""
+    ours = archive_of(comparison.runtime, comparison.stack, PROFILE, label, variant=comparison.variant)
+    other = None
+    if comparison.other_build is not None:
+        other = archive_of(comparison.runtime, comparison.stack, PROFILE, f"{label}-{comparison.other}",
+                           variant=comparison.other_build.variant, commit=comparison.other_build.commit)
+    return ours, other
+
+
+def run_comparison(client, comparison, archive, other_archive, cpu, outcome):
     stack = load_stacks(layout.STACKS)[comparison.stack]
     build_image, run_image = images.ensure_stack_images(client, stack, layout.cache_dir() / "locks", log=say)
     image = bench_image(client, run_image, comparison.apt_package)
@@ -178,6 +213,12 @@ def run_comparison(client, comparison, archive, cpu, outcome):
     volumes = ["-v", f"{ours}:/opt/python:ro", "-v", f"{lib}:/bench/lib:ro", "-v", f"{benchmarks}:/bench/benchmarks:ro",
                "-v", f"{results}:/bench/results"]
     facts = {"archive": archive.name}
+    if comparison.other_build is not None:
+        tree = work / "other"
+        shutil.rmtree(tree, ignore_errors=True)
+        archive_mod.extract(other_archive, tree)
+        volumes += ["-v", f"{tree}:/tmp/python:ro"]
+        facts["other_archive"] = other_archive.name
     if comparison.other == "heroku-recipe":
         tree, built = heroku_recipe_tree(client, comparison, build_image)
         volumes += ["-v", f"{tree}:/tmp/python:ro"]
@@ -211,6 +252,8 @@ def summarize(comparison, results, versions, facts):
                     times.setdefault((bench.get_name(), label), []).extend(bench.get_values())
     names = sorted({name for name, _ in times})
     lines = [f"{comparison.other}: {versions.get(comparison.other, '?')}", f"ours: {versions.get('ours', '?')}"]
+    if "other_archive" in facts:
+        lines.append(f"archives: ours {facts['archive']}, {comparison.other} {facts['other_archive']}")
     if "build_cpu_seconds" in facts:
         cpu = facts["build_cpu_seconds"]
         lines.append(f"build CPU seconds: ours {cpu['ours']}, Heroku's recipe {cpu['heroku-recipe']}")
@@ -225,7 +268,7 @@ def summarize(comparison, results, versions, facts):
     lines.append(f"{len(ratios)} benchmarks from {len(BENCHMARKS)} scripts; ours slower on {len(slower)}"
                  f"{': ' + ', '.join(slower) if slower else ''}")
     lines.append(f"RATIO {comparison.name}: {geomean:.3f} (geometric mean of {comparison.other}'s time / ours; "
-                 f"target >= {TARGET:.2f})")
+                 f"target >= {comparison.target:.2f})")
     (WORK / f"{comparison.name}.json").write_text(json.dumps({"ratios": ratios, "geomean": geomean, **facts}))
     return geomean, lines
 
@@ -236,9 +279,9 @@ def main():
     client = engine.connect()
     tools()
     # Archives first (a release build each when missing), so that benchmarks never run beside a build.
-    archives = {}
+    archives, others = {}, {}
     for comparison in chosen:
-        archives[comparison.name] = archive_of(comparison.runtime, comparison.stack, PROFILE, comparison.name)
+        archives[comparison.name], others[comparison.name] = archives_for(comparison, comparison.name)
         if comparison.other == "heroku-recipe":
             stack = load_stacks(layout.STACKS)[comparison.stack]
             build_image, _ = images.ensure_stack_images(client, stack, layout.cache_dir() / "locks", log=say)
@@ -247,22 +290,21 @@ def main():
     for start in range(0, len(chosen), slots):
         batch = chosen[start:start + slots]
         threads = [threading.Thread(target=run_comparison,
-                                    args=(client, c, archives[c.name], i if slots > 1 else None, outcome))
+                                    args=(client, c, archives[c.name], others.get(c.name), i if slots > 1 else None,
+                                          outcome))
                    for i, c in enumerate(batch)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    lines, summary = [], []
+    # Each comparison its own section of bench/RESULTS.md (bench/results/NAME.md): a run of some
+    # (BENCH_ONLY) leaves the others' last results in place.
     for comparison in chosen:
         result = outcome.get(comparison.name)
         if isinstance(result, SystemExit) or result is None:
             raise result or SystemExit(f"{comparison.name}: no result")
         geomean, section = result
-        lines += [f"### {comparison.name}", *section, ""]
-        summary.append(f"{comparison.name} {geomean:.3f}")
-    ratio_lines = [line for line in lines if line.startswith("RATIO ")]
-    record("speed", f"speed: {', '.join(summary)} (target >= {TARGET:.2f} each)", [*lines, *ratio_lines])
+        record(comparison.name, f"{comparison.name} {geomean:.3f} (target >= {comparison.target:.2f})", section)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import subprocess
 import sys
 
 import docker.errors
-from common import archive_of, say
-from speed import BENCHMARKS, COMPARISONS, PROFILE, WORK, bench_image, heroku_recipe_tree, tools
+from common import say
+from speed import BENCHMARKS, COMPARISONS, WORK, archives_for, bench_image, heroku_recipe_tree, tools
 
 from harness import archive as archive_mod
 from harness import engine, images, layout
@@ -68,12 +68,17 @@ def main():
     image = valgrind_image(client, bench_image(client, run_image, comparison.apt_package))
     lib, benchmarks = tools()
     work = WORK / f"profile-{name}"
-    archive = archive_of(comparison.runtime, comparison.stack, PROFILE, f"profile-{name}")
+    archive, other_archive = archives_for(comparison, f"profile-{name}")
     ours = work / archive.name  # a rebuilt archive is extracted afresh
     if not ours.exists():
         archive_mod.extract(archive, ours)
     volumes = ["-v", f"{ours}:/opt/python:ro", "-v", f"{lib}:/bench/lib:ro", "-v", f"{benchmarks}:/bench/benchmarks:ro",
                "-v", f"{work}:/out"]
+    if comparison.other_build is not None:
+        tree = work / f"other-{other_archive.name}"
+        if not tree.exists():
+            archive_mod.extract(other_archive, tree)
+        volumes += ["-v", f"{tree}:/tmp/python:ro"]
     if comparison.other == "heroku-recipe":
         tree, _ = heroku_recipe_tree(client, comparison, build_image)
         volumes += ["-v", f"{tree}:/tmp/python:ro"]
