@@ -82,6 +82,8 @@ class Comparison:
     variant: str = "default"  # which build of ours (builds/variants.toml)
     other_build: OurBuild | None = None  # the other is a build of ours, extracted at /tmp/python
     target: float = TARGET
+    # What the ratio decides, (if the target is met, if not): printed under the ratio.
+    decision: tuple | None = None
 
 
 COMPARISONS = (
@@ -91,9 +93,13 @@ COMPARISONS = (
                other_env="LD_LIBRARY_PATH=/tmp/python/lib"),
     # Ratio above 1.02: the v3 build is at least 2 % faster, worth shipping as a variant.
     Comparison("speed-x86-64-v3", "python-3.13.15", "debian-12", "default", "/tmp/python/bin/python3",
-               variant="x86-64-v3", other_build=OurBuild(), target=1.02),
+               variant="x86-64-v3", other_build=OurBuild(), target=1.02,
+               decision=("ship x86-64-v3 as a variant: drop `candidate = true` in builds/variants.toml and give it "
+                         "uv's arch variant", "x86-64-v3 is not shipped: it stays a candidate in builds/variants.toml")),
     Comparison("speed-hardening", "python-3.13.15", "debian-12", "before", "/tmp/python/bin/python3",
-               other_build=OurBuild(commit=BEFORE_HARDENING), target=0.99),
+               other_build=OurBuild(commit=BEFORE_HARDENING), target=0.99,
+               decision=("the hardening costs less than 1 %", "a drop of more than 1 %: the reason and the decision are "
+                         "in builds/build-python.sh (dpkg's CPPFLAGS) and README's Benchmarks")),
 )
 
 
@@ -269,6 +275,8 @@ def summarize(comparison, results, versions, facts):
                  f"{': ' + ', '.join(slower) if slower else ''}")
     lines.append(f"RATIO {comparison.name}: {geomean:.3f} (geometric mean of {comparison.other}'s time / ours; "
                  f"target >= {comparison.target:.2f})")
+    if comparison.decision:
+        lines.append("decision: " + comparison.decision[0 if geomean >= comparison.target else 1])
     (WORK / f"{comparison.name}.json").write_text(json.dumps({"ratios": ratios, "geomean": geomean, **facts}))
     return geomean, lines
 

@@ -121,6 +121,8 @@ def test_lto_present_where_not_stated_is_named(tree):
     ("CFLAGS", "-O3 -Werror=format-security", "-Werror=format-security"),
     ("LDSHARED", "gcc -shared -flto -fuse-linker-plugin", "-flto"),
     ("LDFLAGS", "-fprofile-use -fprofile-correction", "-fprofile-use -fprofile-correction"),
+    # CPython's own code is fortified; a user's -O0 debug build would get glibc's warning per file.
+    ("CPPFLAGS", "-I. -Wdate-time -D_FORTIFY_SOURCE=2", "-D_FORTIFY_SOURCE=2"),
 ])
 def test_build_only_flags_handed_to_extensions_are_named(tree, name, value, named):
     tree("-O3", "-frecord-gcc-switches")

@@ -43,9 +43,11 @@ SYSCONFIG_SCAN = (
 
 # Flags that belong to our build alone: paths of our build folder, profile data, LTO (it ties an
 # extension to our exact compiler), option records, warnings made errors (a new compiler's new
-# warning would fail an old sdist), and BOLT's relocations.
+# warning would fail an old sdist), BOLT's relocations, and _FORTIFY_SOURCE (glibc warns on every
+# file of a user's -O0 debug build; builds/build-python.sh gives it to CPython's own code).
 BUILD_ONLY = re.compile(r"-f(?:file|debug|macro|profile)-prefix-map=\S*|-frecord-gcc-switches|-fprofile-\S+"
-                        r"|-flto\S*|-ffat-lto-objects|-Werror\S*|-Wl,--emit-relocs|\S*/tmp/python-src\S*")
+                        r"|-flto\S*|-ffat-lto-objects|-Werror\S*|-Wl,--emit-relocs|\S*/tmp/python-src\S*"
+                        r"|-D_FORTIFY_SOURCE\S*")
 # The files whose code is the interpreter's core: the statement must hold for them exactly.
 CORE = re.compile(r"bin/python3\.\d+t?|lib/libpython3\.\d+t?\.so(?:\.1\.0)?")
 RECORD_LINE = re.compile(r"^\s*\[\s*[0-9a-f]+\]\s+GNU (\S+) \S+ (.*)$", re.MULTILINE)  # GNU C17 12.2.0 -O3 ...
