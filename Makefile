@@ -78,9 +78,10 @@ test-tools:
 test-slow: setup test-tools
 	$(PY) -m pytest tests -n $(JOBS) -m slow $(pytest_args)
 
-# The benchmarks of bench/ (about 40 min on 2 cores when the release archives of 3.11.2 on
-# debian-12 and 3.13.5 on debian-13 and speed's build with Heroku's recipe are already there; each
-# missing one is a release build of 20 to 35 min first); results in bench/RESULTS.md.
+# The benchmarks of bench/ (about an hour on 2 cores when the release archives speed compares are
+# already there: 3.11.2 on debian-12, 3.13.5 on debian-13, 3.13.15 on debian-12 as the default,
+# x86-64-v3 and a8de7ce's builds, and Heroku's recipe; each missing one is a release build of 15 to
+# 35 min first); results in bench/RESULTS.md.
 BENCHES ?= overhead matrix noop size speed freethreaded emulation
 bench: setup
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done

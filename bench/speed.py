@@ -94,8 +94,8 @@ COMPARISONS = (
     # Ratio above 1.02: the v3 build is at least 2 % faster, worth shipping as a variant.
     Comparison("speed-x86-64-v3", "python-3.13.15", "debian-12", "default", "/tmp/python/bin/python3",
                variant="x86-64-v3", other_build=OurBuild(), target=1.02,
-               decision=("ship x86-64-v3 as a variant: drop `candidate = true` in builds/variants.toml and give it "
-                         "uv's arch variant", "x86-64-v3 is not shipped: it stays a candidate in builds/variants.toml")),
+               decision=("ship x86-64-v3 as a variant: drop `candidate = true` in builds/variants.toml and list it "
+                         "in the uv catalog under uv's arch variant, x86_64_v3 (harness/bucket/catalog.py has none yet)", "x86-64-v3 is not shipped: it stays a candidate in builds/variants.toml")),
     Comparison("speed-hardening", "python-3.13.15", "debian-12", "before", "/tmp/python/bin/python3",
                other_build=OurBuild(commit=BEFORE_HARDENING), target=0.99,
                decision=("the hardening costs less than 1 %", "a drop of more than 1 %: the reason and the decision are "
@@ -273,10 +273,10 @@ def summarize(comparison, results, versions, facts):
     slower = [name for name, ratio in ratios.items() if ratio < 1]
     lines.append(f"{len(ratios)} benchmarks from {len(BENCHMARKS)} scripts; ours slower on {len(slower)}"
                  f"{': ' + ', '.join(slower) if slower else ''}")
+    if comparison.decision:  # above the ratio, which stays the last line
+        lines.append("decision: " + comparison.decision[0 if geomean >= comparison.target else 1])
     lines.append(f"RATIO {comparison.name}: {geomean:.3f} (geometric mean of {comparison.other}'s time / ours; "
                  f"target >= {comparison.target:.2f})")
-    if comparison.decision:
-        lines.append("decision: " + comparison.decision[0 if geomean >= comparison.target else 1])
     (WORK / f"{comparison.name}.json").write_text(json.dumps({"ratios": ratios, "geomean": geomean, **facts}))
     return geomean, lines
 

@@ -199,7 +199,7 @@ fi
 # immediate symbol binding" (astral-sh/python-build-standalone#1166, #837). Configure's LDFLAGS
 # reach every link: the interpreter, libpython, and the extension modules, whether the Makefile
 # links them (Modules/Setup.stdlib, 3.11+) or setup.py does (the rest, until 3.12 removed it: the
-# Makefile hands it LDSHARED with these flags). The elf_hardening check (harness/elf_checks.py) holds
+# Makefile hands it LDSHARED with these flags). The elf_hardening check (harness/checks/elf_hardening.py) holds
 # every ELF file of the archive to it.
 #
 # optimize=-lto: Ubuntu's dpkg (Heroku's stacks) turns LTO on by default on amd64 and arm64
@@ -260,7 +260,8 @@ fi
 # A variant's target options (-march=x86-64-v3): CPython's own code only, as sysconfig's CFLAGS
 # must build extensions that run wherever the default build does.
 for flag in ${VARIANT_CFLAGS:-}; do
-    [[ "$flag" =~ ^-m(arch|tune)=[a-z0-9][a-z0-9.-]*$ ]] || { echo "VARIANT_CFLAGS: $flag is not -march=/-mtune=" >&2; exit 2; }
+    [[ "$flag" =~ ^-m(arch|tune)=[a-z0-9][a-z0-9.-]*$ && "$flag" != *=native ]] ||
+        { echo "VARIANT_CFLAGS: $flag is not -march=/-mtune= of a named target" >&2; exit 2; }
     CFLAGS_NODIST+=" $flag"
 done
 # What the elf_hardening check holds every ELF file to, stated: the fortify level, and whether the

@@ -195,9 +195,10 @@ class Case:
             then = (f"would {step.value} {archive.name} (cache key {local.cache_key[:16]}), verify it and publish it to "
                     f"{url}" + (" (dry run: embedded S3)" if target.dry_run else ""))
             if self.formula.candidate:
-                then = (f"would {step.value} {archive.name} (cache key {local.cache_key[:16]}) and verify it; "
-                        f"not published ({self.formula.variant} is a candidate variant)")
-            if self.ctx.overwrite:
+                plan = Plan(step, f"{prefix}would {step.value} {archive.name} (cache key {local.cache_key[:16]}) and "
+                                  f"verify it; not published ({self.formula.variant} is a candidate variant)",
+                            local.cache_key)
+            elif self.ctx.overwrite:
                 plan = Plan(step, f"{prefix}{then}, replacing what is there (--overwrite)", local.cache_key)
             else:
                 try:
@@ -223,7 +224,10 @@ class Case:
         """The plan when the cache key needs what a run makes first: what the bucket holds decides
         the rest, by the key those images give."""
         then = "then build (or reuse) the archive of the cache key they give and publish it"
-        if not self.ctx.overwrite:
+        if self.formula.candidate:
+            then = (f"then build (or reuse) the archive of the cache key they give and verify it; not published "
+                    f"({self.formula.variant} is a candidate variant)")
+        elif not self.ctx.overwrite:
             target = self.ctx.target
             try:
                 remote = publish.remote_archive(s3.client_for(target), target, self._keys())
@@ -444,7 +448,7 @@ class Case:
         given) there is nothing to build. If the archive there is ours (same bytes, or built from
         the same inputs), whatever an interrupted publish left undone (sidecars, manifest entry)
         is completed; if it was built from other inputs, the pair fails and the bucket is untouched."""
-        if self.ctx.overwrite:
+        if self.ctx.overwrite or self.formula.candidate:  # a candidate has no key in any bucket
             return None
         self.prepare_images()
         outcome = publish.settle_existing(s3.client_for(self.ctx.target), self.ctx.target, self._published_local())

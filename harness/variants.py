@@ -18,7 +18,8 @@ NAME_RE = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # freethreaded, x86-64-v3
 UV_NAME_RE = re.compile(r"[a-z][a-z0-9]*")
 # Code-generation options a variant may add for CPython's own code: target and tuning (-march=,
 # -mtune=), nothing that changes what the code means or what users' extensions are built with.
-CFLAG_RE = re.compile(r"-m(arch|tune)=[a-z0-9][a-z0-9.-]*")
+# Never "native": that is the building machine's CPU, which no cache key or rebuild captures.
+CFLAG_RE = re.compile(r"-m(arch|tune)=(?!native$)[a-z0-9][a-z0-9.-]*")
 MINOR_RE = re.compile(r"3\.(0|[1-9][0-9]*)")
 ABI_SUFFIX_RE = re.compile(r"[a-z]?")
 
@@ -80,6 +81,9 @@ def load_variants(path: Path) -> dict[str, Variant]:
         if not all(CFLAG_RE.fullmatch(flag) for flag in cflags):
             raise fields.error("cflags", "must be target options for CPython's own code, -march=... or -mtune=... "
                                          "(e.g. \"-march=x86-64-v3\")")
+        if cflags and not fields.strings("architectures", required=False):
+            raise fields.error("architectures", "is missing: target options (cflags) are one architecture's; name it, "
+                                                "e.g. [\"amd64\"]")
         if not configure_args and not cflags:
             raise fields.error("configure_args", "or cflags must say how the variant differs from the default build")
         architectures = fields.strings("architectures", required=False)

@@ -109,6 +109,22 @@ def test_stack_clash_and_control_flow_protection_where_the_stack_asks(readelf_of
     assert elf_hardening.compiler_problems(bookworm, BOOKWORM) == []  # bookworm's flags do not ask for them
 
 
+def test_gcc_10s_merged_record_is_read_as_a_set():
+    """GCC before 11 writes each option once per file, in no compilation's order (debian-11's gcc
+    10): a -fno- form there was some compilation's, whatever came after it; and -D options are
+    recorded, so the fortify level is read per file. The section as readelf prints it there."""
+    def record(*options):
+        return "String dump of section '.GCC.command.line':\n" + "".join(
+            f"  [{index * 16:6x}]  {option}\n" for index, option in enumerate(options))
+
+    fortified = record("-D_FORTIFY_SOURCE=2", "-O3", "-fstack-protector-strong", "-fstack-protector")
+    assert elf_hardening.compiler_problems(fortified, BOOKWORM) == []
+    mixed = record("-D_FORTIFY_SOURCE=2", "-fno-stack-protector", "-fstack-protector-strong")
+    assert elf_hardening.compiler_problems(mixed, BOOKWORM) == ["no stack protector in 1 of 1 compilations"]
+    assert elf_hardening.compiler_problems(record("-O3", "-fstack-protector"), BOOKWORM) == [
+        "no -D_FORTIFY_SOURCE=2 in its compilation record"]
+
+
 def test_a_file_with_code_and_no_compilation_record_cannot_show_its_hardening(tmp_path, readelf_of):
     source = tmp_path / "bare.c"
     source.write_text("int add(int a, int b) { return a + b; }\n")

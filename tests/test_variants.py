@@ -57,6 +57,8 @@ def test_a_variant_that_does_not_apply_is_one_line(args, said):
     ('cflags = ["-O0"]', "field 'freethreaded.cflags': must be target options for CPython's own code, -march=... or "
                          "-mtune=..."),
     ('architectures = ["sparc"]', "field 'freethreaded.architectures': 'sparc' is not an architecture: amd64, arm64"),
+    # The building machine's CPU: no cache key or rebuild captures it.
+    ('cflags = ["-march=native"]', "field 'freethreaded.cflags': must be target options"),
 ])
 def test_a_variants_file_that_does_not_validate_names_the_field(tmp_path, line, said):
     project = copy_project(tmp_path / "project")

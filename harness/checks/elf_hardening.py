@@ -91,21 +91,24 @@ def linker_problems(readelf_text: str) -> list[str]:
     return problems
 
 
-def c_compilations(readelf_text: str) -> list[list[str]]:
+def c_compilations(readelf_text: str) -> tuple[list[list[str]], bool]:
     """The options of each C compilation one file records (link-time GIMPLE ones left out: they
-    repeat the link's options, not the source's). From GCC 10's merged records (debian-11) one list
-    of every option found in the file."""
+    repeat the link's options, not the source's), and whether they are merged: GCC 10's records
+    (debian-11) are one set of every option found in the file, in no compilation's order."""
     lines = RECORD_LINE.findall(readelf_text)
     if lines:
-        return [options.split() for language, options in lines if language != "GIMPLE"]
+        return [options.split() for language, options in lines if language != "GIMPLE"], False
     section = readelf_text.split("String dump of section '.GCC.command.line':", 1)
     strings = [found.strip() for found in RECORD_STRING.findall(section[1])] if len(section) == 2 else []
-    return [strings] if strings else []
+    return ([strings] if strings else []), True
 
 
-def _in_effect(pattern: re.Pattern, options: list[str]) -> str | None:
-    """The option of a family in effect in one compilation: the last one given, as with GCC."""
+def _in_effect(pattern: re.Pattern, options: list[str], merged: bool) -> str | None:
+    """The option of a family in effect in one compilation: the last one given, as with GCC. In a
+    merged set the order means nothing: any disabling form there was some compilation's."""
     found = [option for option in options if pattern.fullmatch(option)]
+    if merged and any(option.startswith("-fno-") for option in found):
+        return next(option for option in found if option.startswith("-fno-"))
     return found[-1] if found else None
 
 
@@ -123,14 +126,20 @@ def compiler_problems(readelf_text: str, stated: dict) -> list[str]:
                        lambda option: option in ("-fcf-protection", "-fcf-protection=full")))
     if not wanted:
         return []
-    compilations = c_compilations(readelf_text)
+    compilations, merged = c_compilations(readelf_text)
     if not compilations:
         if not DEFINED_FUNCTION.search(readelf_text):
             return []  # no code of its own: lib/libpython3.so is a link of libpython3.X.so alone
         return [f"no compilation record to show {', '.join(what for what, _, _ in wanted)}"]
     problems = []
+    if merged and stated.get("fortify_source"):
+        # GCC 10 records -D options (GCC 11+ does not): the level can be read per file there.
+        levels = {match for options in compilations for option in options
+                  for match in re.findall(r"^-D ?_FORTIFY_SOURCE=(\d)$", option)}
+        if str(stated["fortify_source"]) not in levels:
+            problems.append(f"no -D_FORTIFY_SOURCE={stated['fortify_source']} in its compilation record")
     for what, pattern, protects in wanted:
-        lacking = [options for options in compilations if not protects(_in_effect(pattern, options) or "-fno-")]
+        lacking = [options for options in compilations if not protects(_in_effect(pattern, options, merged) or "-fno-")]
         if lacking:
             problems.append(f"no {what} in {len(lacking)} of {len(compilations)} compilations")
     return problems
