@@ -1,5 +1,6 @@
 """Variants of a runtime (builds/variants.toml): the same formula built with more configure
-arguments, its own ABI and name. A variant of a formula is a formula (Formula.variant names it):
+arguments or target options for CPython's own code (cflags), its own ABI and name; a candidate is
+built and verified to be measured, never published (harness/case.py keep_unpublished). A variant of a formula is a formula (Formula.variant names it):
 one value that travels through the pipeline as the default build's does, so its pair id, cache key,
 archive, S3 key, manifest entry and uv catalog entry all carry it by its name,
 python-3.13.15-freethreaded, while the default build keeps every name it had."""

@@ -8,10 +8,11 @@ container by verify.runtime_checks:
   what the SBOM lists the system libraries as);
 - READELF_SCAN, in the build image, which has binutils (run images have none): each file's search
   paths (elf_runpaths_relative), what the interpreter needs and exports (interpreter_static), its
-  segments and binding (elf_hardening), and its compilation records (flags_check.build_flags_check,
+  segments, binding, imports and compilation records (elf_hardening.py), the libraries and glibc
+  versions it needs (elf_policy.py), and its compilation records (flags_check.build_flags_check,
   which runs its sysconfig line, SYSCONFIG_SCAN, in the same container).
 The functions here only parse; they need no container, so they are tested on real readelf output
-(tests/test_hardening.py).
+(tests/test_hardening.py, tests/test_compiler_hardening.py).
 """
 
 import re
