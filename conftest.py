@@ -84,7 +84,7 @@ def _configure(config):
     # The same selection as `python -m harness matrix` (harness/selection.py): the CI matrix is this one.
     matrix = selection.select(layout.ROOT, opt.runtimes, opt.stacks, opt.changed_since, opt.arch, opt.variants)
     if opt.deploy:
-        selection.refuse_candidates(layout.ROOT, matrix)
+        selection.refuse_candidates(matrix)
     if opt.deploy and opt.profile != "release":
         raise UsageError(f"--profile {opt.profile} builds are for validation and cannot be deployed; "
                          "use --profile release (the default) with --deploy")

@@ -192,12 +192,11 @@ class Case:
             local = self._published_local()
             step = Planned.REUSE if local.sha256 else Planned.BUILD
             archive = self.archive_path(local.cache_key)
-            then = (f"would {step.value} {archive.name} (cache key {local.cache_key[:16]}), verify it and publish it to "
-                    f"{url}" + (" (dry run: embedded S3)" if target.dry_run else ""))
+            made = f"would {step.value} {archive.name} (cache key {local.cache_key[:16]})"
+            then = (f"{made}, verify it and publish it to {url}" + (" (dry run: embedded S3)" if target.dry_run else ""))
             if self.formula.candidate:
-                plan = Plan(step, f"{prefix}would {step.value} {archive.name} (cache key {local.cache_key[:16]}) and "
-                                  f"verify it; not published ({self.formula.variant} is a candidate variant)",
-                            local.cache_key)
+                plan = Plan(step, f"{prefix}{made} and verify it; not published ({self.formula.variant} is a "
+                                  "candidate variant)", local.cache_key)
             elif self.ctx.overwrite:
                 plan = Plan(step, f"{prefix}{then}, replacing what is there (--overwrite)", local.cache_key)
             else:

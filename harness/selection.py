@@ -56,12 +56,11 @@ def select(root: Path, runtimes=None, stacks=None, changed_since: str | None = N
     return pairs
 
 
-def refuse_candidates(root: Path, pairs: list):
+def refuse_candidates(pairs: list):
     """A candidate variant (builds/variants.toml `candidate = true`) is built and measured, never
     deployed: UsageError naming it."""
-    variants = load_variants(Checkout(root).variants)
     for formula, _stack, _arch in pairs:
-        if formula.variant and variants[formula.variant].candidate:
+        if formula.candidate:
             raise UsageError(f"--variants {formula.variant} is a candidate, built to be measured and not deployed "
                              "(builds/variants.toml; bench/RESULTS.md says why): leave it out of --deploy runs")
 

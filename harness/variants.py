@@ -1,9 +1,10 @@
 """Variants of a runtime (builds/variants.toml): the same formula built with more configure
 arguments or target options for CPython's own code (cflags), its own ABI and name; a candidate is
-built and verified to be measured, never published (harness/case.py keep_unpublished). A variant of a formula is a formula (Formula.variant names it):
-one value that travels through the pipeline as the default build's does, so its pair id, cache key,
-archive, S3 key, manifest entry and uv catalog entry all carry it by its name,
-python-3.13.15-freethreaded, while the default build keeps every name it had."""
+built and verified to be measured, never published (harness/case.py keep_unpublished). A variant
+of a formula is a formula (Formula.variant names it): one value that travels through the pipeline
+as the default build's does, so its pair id, cache key, archive, S3 key, manifest entry and uv
+catalog entry all carry it by its name, python-3.13.15-freethreaded, while the default build keeps
+every name it had."""
 
 import dataclasses
 import re
@@ -82,12 +83,12 @@ def load_variants(path: Path) -> dict[str, Variant]:
         if not all(CFLAG_RE.fullmatch(flag) for flag in cflags):
             raise fields.error("cflags", "must be target options for CPython's own code, -march=... or -mtune=... "
                                          "(e.g. \"-march=x86-64-v3\")")
-        if cflags and not fields.strings("architectures", required=False):
+        architectures = fields.strings("architectures", required=False)
+        if cflags and not architectures:
             raise fields.error("architectures", "is missing: target options (cflags) are one architecture's; name it, "
                                                 "e.g. [\"amd64\"]")
         if not configure_args and not cflags:
             raise fields.error("configure_args", "or cflags must say how the variant differs from the default build")
-        architectures = fields.strings("architectures", required=False)
         for arch in architectures:
             if arch not in ARCHITECTURES:
                 raise fields.error("architectures", f"{arch!r} is not an architecture: {', '.join(sorted(ARCHITECTURES))}")

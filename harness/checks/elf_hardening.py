@@ -112,10 +112,10 @@ def _in_effect(pattern: re.Pattern, options: list[str], merged: bool) -> str | N
     return found[-1] if found else None
 
 
-def compiler_problems(readelf_text: str, stated: dict) -> list[str]:
-    """What one file's recorded C compilations lack of the compiler hardening the build states:
-    a stack protector when its CFLAGS have one, stack-clash and control-flow protection when
-    stated. A file with no record cannot show any: that is a problem when something is stated."""
+def _wanted(stated: dict) -> list[tuple]:
+    """The compiler protections the build states, each (what it is, its option family, whether
+    the option in effect gives it): a stack protector when its CFLAGS have one, stack-clash and
+    control-flow protection when stated."""
     wanted = []
     if STACK_PROTECTOR.search(stated.get("cflags", "")):
         wanted.append(("stack protector", STACK_PROTECTOR, lambda option: not option.startswith("-fno-")))
@@ -124,6 +124,13 @@ def compiler_problems(readelf_text: str, stated: dict) -> list[str]:
     if stated.get("cf_protection"):
         wanted.append(("control-flow protection", CF_PROTECTION,
                        lambda option: option in ("-fcf-protection", "-fcf-protection=full")))
+    return wanted
+
+
+def compiler_problems(readelf_text: str, stated: dict) -> list[str]:
+    """What one file's recorded C compilations lack of the compiler hardening the build states
+    (_wanted). A file with no record cannot show any: that is a problem when something is stated."""
+    wanted = _wanted(stated)
     if not wanted:
         return []
     compilations, merged = c_compilations(readelf_text)
@@ -145,16 +152,18 @@ def compiler_problems(readelf_text: str, stated: dict) -> list[str]:
     return problems
 
 
-def fortify_problems(name: str, readelf_text: str, stated: dict) -> list[str]:
+def _checked_calls(imports: Imports) -> set[str]:
+    """The checked (__*_chk) functions a file imports."""
+    return {symbol for symbol in imports.symbols if CHECKED.fullmatch(symbol)}
+
+
+def fortify_problems(name: str, imports: Imports, stated: dict) -> list[str]:
     """The core (the interpreter, libpython3.X.so) calls fortifiable functions through their
     checked versions when the build states a _FORTIFY_SOURCE level; other files are not required
     to (see the module's docstring)."""
-    if not stated.get("fortify_source") or not CORE.fullmatch(name):
+    if not stated.get("fortify_source") or not CORE.fullmatch(name) or _checked_calls(imports):
         return []
-    symbols = Imports.of(readelf_text).symbols
-    if any(CHECKED.fullmatch(symbol) for symbol in symbols):
-        return []
-    unchecked = sorted(FORTIFIABLE & set(symbols))
+    unchecked = sorted(FORTIFIABLE & imports.symbols.keys())
     more = f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else ""
     return [f"no fortified call (__*_chk) though the build states _FORTIFY_SOURCE={stated['fortify_source']}"
             + (f"; it calls {', '.join(unchecked[:5])}{more} unchecked" if unchecked else "")]
@@ -170,30 +179,24 @@ def elf_hardening_check(readelf_out: str, stated: dict | None) -> Check:
     if "fortify_source" not in stated:
         return Check("elf_hardening", False, "the build states no _FORTIFY_SOURCE level (no ::flags:: line, or one "
                                              "from before it was stated): rebuild")
+    imports = {name: Imports.of(text) for name, text in files.items()}  # each file's symbols, read once
     short = [f"{name}: {', '.join(problems)}" for name, text in files.items()
              if (problems := linker_problems(text) + compiler_problems(text, stated)
-                 + fortify_problems(name, text, stated))]
+                 + fortify_problems(name, imports[name], stated))]
     if short:
         return Check("elf_hardening", False, f"{len(short)} of {len(files)} ELF files fall short: {_capped(short)}")
     return Check("elf_hardening", True, f"{len(files)} ELF files: full RELRO, non-executable stack, no W+X segment; "
-                                        + _compiler_summary(files, stated))
+                                        + _compiler_summary(imports, stated))
 
 
-def _compiler_summary(files: dict, stated: dict) -> str:
-    """The passing check's detail on what the compiler added, as found."""
-    parts = []
-    if STACK_PROTECTOR.search(stated.get("cflags", "")):
-        parts.append("stack protector")
-    if stated.get("stack_clash"):
-        parts.append("stack-clash protection")
-    if stated.get("cf_protection"):
-        parts.append("control-flow protection")
+def _compiler_summary(imports: dict, stated: dict) -> str:
+    """The passing check's detail on what the compiler added, as found (imports: each file's)."""
+    parts = [what for what, _, _ in _wanted(stated)]
     compiled = f"{', '.join(parts)} in every recorded compilation" if parts else "no compiler hardening stated"
     if not stated.get("fortify_source"):
         return compiled + "; no _FORTIFY_SOURCE stated"
-    fortified = [name for name, text in files.items()
-                 if any(CHECKED.fullmatch(symbol) for symbol in Imports.of(text).symbols)]
-    checked = sorted({symbol for name in fortified for symbol in Imports.of(files[name]).symbols
-                      if CHECKED.fullmatch(symbol) and CORE.fullmatch(name)})
-    return (f"{compiled}; _FORTIFY_SOURCE={stated['fortify_source']}: the core calls {len(checked)} checked "
-            f"functions ({', '.join(checked[:4])}, ...), {len(fortified)} of {len(files)} files some")
+    calls = {name: _checked_calls(found) for name, found in imports.items()}
+    fortified = [name for name, checked in calls.items() if checked]
+    core = sorted(set().union(*(checked for name, checked in calls.items() if CORE.fullmatch(name))))
+    return (f"{compiled}; _FORTIFY_SOURCE={stated['fortify_source']}: the core calls {len(core)} checked "
+            f"functions ({', '.join(core[:4])}, ...), {len(fortified)} of {len(imports)} files some")

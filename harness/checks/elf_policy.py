@@ -17,19 +17,16 @@ def _version(parts: tuple) -> str:
     return ".".join(str(part) for part in parts)
 
 
-def elf_policy_problems(name: str, readelf_text: str, policy, own_sonames: set) -> list[str]:
+def elf_policy_problems(name: str, imports: Imports, policy, own_sonames: set) -> list[str]:
     """What one file asks of the system outside the policy: each library it needs that is neither
-    the archive's own (own_sonames: libpython3.13.so.1.0) nor allowed, and each glibc symbol
-    version newer than the stack's (naming the newest symbol that needs it)."""
-    imports = Imports.of(readelf_text)
+    the archive's own (own_sonames: libpython3.13.so.1.0) nor allowed, and a glibc symbol version
+    newer than the stack's (the newest, naming a symbol that needs it)."""
     problems = [f"{name} needs {soname}, which the stack's policy does not allow"
                 for soname in imports.needed if soname not in own_sonames and soname not in policy.libraries]
-    too_new = {}
-    for symbol, version in sorted(imports.glibc_versions().items()):
-        if version > policy.glibc_version and version >= too_new.get("version", ()):
-            too_new = {"version": version, "symbol": symbol}
+    too_new = max(((version, symbol) for symbol, version in imports.glibc_versions().items()
+                   if version > policy.glibc_version), default=None)
     if too_new:
-        problems.append(f"{name} references {too_new['symbol']}@GLIBC_{_version(too_new['version'])}, newer than "
+        problems.append(f"{name} references {too_new[1]}@GLIBC_{_version(too_new[0])}, newer than "
                         f"the stack's glibc {policy.glibc}")
     return problems
 
@@ -43,12 +40,12 @@ def elf_policy_check(readelf_out: str, policy) -> Check:
         return Check("elf_policy", False, "the stack states no [policy] (stack.toml): nothing says what the runtime "
                                           "may need")
     own = {name.rsplit("/", 1)[-1] for name in files}
-    problems = [problem for name, text in files.items() for problem in elf_policy_problems(name, text, policy, own)]
+    imports = {name: Imports.of(text) for name, text in files.items()}  # each file's, read once
+    problems = [problem for name, found in imports.items() for problem in elf_policy_problems(name, found, policy, own)]
     if problems:
         return Check("elf_policy", False, f"{len(problems)} outside the stack's policy: {_capped(problems)}")
-    needed = sorted({soname for text in files.values() for soname in Imports.of(text).needed} - own)
-    newest = max((version for text in files.values() for version in Imports.of(text).glibc_versions().values()),
-                 default=None)
+    needed = sorted({soname for found in imports.values() for soname in found.needed} - own)
+    newest = max((version for found in imports.values() for version in found.glibc_versions().values()), default=None)
     return Check("elf_policy", True,
                  f"{len(files)} ELF files need {len(needed)} system libraries, all allowed ({', '.join(needed)}); "
                  f"newest glibc symbol version {_version(newest) if newest else 'none'} <= the stack's {policy.glibc}")
